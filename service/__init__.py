@@ -1,0 +1,1 @@
+"""facever service: the face pipeline, the gallery and the REST API."""

@@ -1,0 +1,1 @@
+"""The image -> aligned face -> embedding path shared by serving and training."""

@@ -1,0 +1,1 @@
+"""Everything that needs torch: networks, losses, training, evaluation and export."""
