@@ -1,0 +1,123 @@
+"""The embedder model card contract: models/<name>/model.json, validated with pydantic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from service.errors import ErrorCode, FaceverError
+
+CARD_FILE = "model.json"
+ONNX_FILE = "model.onnx"
+
+
+class _Part(BaseModel):
+    # unknown keys are typos, not extensions: fail loudly; aliases let JSON keys like "far_1e-3" exist
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class InputSpec(_Part):
+    """What the ONNX input expects; the defaults ARE the input-normalisation contract (DESIGN.md)."""
+
+    height: Literal[112] = 112
+    width: Literal[96] = 96
+    channels: Literal[3] = 3
+    layout: Literal["NCHW"] = "NCHW"
+    colour: Literal["RGB"] = "RGB"
+    mean: float = 127.5
+    scale: float = 1 / 128
+
+
+class EmbeddingSpec(_Part):
+    """The served embedding: ``dim`` is the final vector length (1024 = 2 x 512 for concat_flip)."""
+
+    dim: int = Field(1024, gt=0)
+    fusion: Literal["concat_flip", "none"] = "concat_flip"
+    normalised: bool = True
+
+    @property
+    def feature_dim(self) -> int:
+        """Length of one network output, i.e. per image before fusion."""
+        return self.dim // 2 if self.fusion == "concat_flip" else self.dim
+
+    @model_validator(mode="after")
+    def _even_for_flip(self) -> EmbeddingSpec:
+        if self.fusion == "concat_flip" and self.dim % 2:
+            raise ValueError("concat_flip needs an even dim (two equal halves)")
+        return self
+
+
+class TrainingRecipe(_Part):
+    """How the weights were obtained; all optional so a placeholder can say "nothing" honestly."""
+
+    data: str | None = None
+    base_loss: str | None = None
+    lambda_: float | None = Field(None, alias="lambda")
+    beta: float | None = None
+    epochs: float | None = None
+    seed: int | None = None
+    notes: str = ""
+
+
+class Metrics(_Part):
+    """Evaluation results; accuracies and rates are fractions in [0, 1]."""
+
+    lfw_mean: float | None = None
+    lfw_std: float | None = None
+    tar_at_far: dict[str, float] = Field(default_factory=dict, description='e.g. {"1e-3": 0.95}')
+    sep_mean: float | None = None
+    sep_std: float | None = None
+
+
+class Thresholds(_Part):
+    """Cosine-similarity decision thresholds and the data they were calibrated on."""
+
+    best_accuracy: float | None = None
+    far_1e_3: float | None = Field(None, alias="far_1e-3")
+    far_1e_4: float | None = Field(None, alias="far_1e-4")
+    calibrated_on: str | None = None
+
+
+class ModelCard(_Part):
+    """Everything the service needs to trust and use an embedder, plus how it was made."""
+
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    onnx_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    input: InputSpec = Field(default_factory=InputSpec)
+    embedding: EmbeddingSpec = Field(default_factory=EmbeddingSpec)
+    training: TrainingRecipe = Field(default_factory=TrainingRecipe)
+    metrics: Metrics = Field(default_factory=Metrics)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+
+    def to_json(self) -> str:
+        return self.model_dump_json(by_alias=True, indent=2) + "\n"
+
+    def write(self, model_dir: Path) -> Path:
+        """Write model_dir/model.json (creating model_dir) and return its path."""
+        model_dir.mkdir(parents=True, exist_ok=True)
+        path = model_dir / CARD_FILE
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(self.to_json(), encoding="utf-8")
+        tmp.replace(path)  # atomic, so a reader never sees half a card
+        return path
+
+
+def load_model_card(model_dir: Path) -> ModelCard:
+    """Read and validate model_dir/model.json; missing -> model_unavailable, bad -> invalid_model."""
+    path = Path(model_dir) / CARD_FILE
+    if not path.is_file():
+        raise FaceverError(
+            ErrorCode.model_unavailable,
+            f"no model card at {path}; is the embedder installed?",
+            model_dir=str(model_dir),
+        )
+    try:
+        return ModelCard.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except ValueError as exc:  # pydantic's ValidationError, JSONDecodeError, UnicodeDecodeError
+        raise FaceverError(
+            ErrorCode.invalid_model, f"invalid model card {path}: {exc}", model_dir=str(model_dir)
+        ) from exc
