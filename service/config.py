@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 FacePolicy = Literal["largest", "centre", "all"]
+IndexKind = Literal["flat", "ivf", "hnsw", "sq8"]
 
 
 class Settings(BaseSettings):
@@ -33,6 +34,35 @@ class Settings(BaseSettings):
     detector_thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     detector_max_side: int = Field(1024, ge=64, description="longer sides are downscaled for detection")
     face_policy: FacePolicy = "largest"
+
+    # gallery storage: SQL is the source of truth, the FAISS index a cache rebuilt from it
+    database_url: str = Field(
+        "sqlite:///" + str(REPO_ROOT / "data" / "facever.db"),
+        description="SQLAlchemy URL; postgresql:// URLs use psycopg 3",
+    )
+    database_auto_migrate: bool | None = Field(
+        None, description="migrate at start; None = only for SQLite (embedded), else refuse if not at head"
+    )
+    index_kind: IndexKind = Field("flat", description="flat (exact) | ivf | hnsw | sq8")
+    index_params: dict[str, float] = Field(
+        default_factory=dict,
+        description='JSON, e.g. {"nlist": 1024, "nprobe": 16} or {"M": 32, "ef_search": 64}',
+    )
+    index_threads: int = Field(0, ge=0, description="FAISS OpenMP threads; 0 = FAISS default")
+    gallery_sync_interval: float = Field(
+        0.5, ge=0, description="seconds between change-log polls before a search"
+    )
+
+    # enrolment: faces a gallery should not learn from are refused per image
+    min_enrol_face_size: int = Field(40, ge=8, description="shorter box side, in pixels, of an enrolled face")
+    min_enrol_detection_score: float = Field(0.9, ge=0, le=1, description="lowest detection score to enrol")
+    store_crops: bool = Field(True, description="keep each enrolled face's aligned crop (JPEG) for re-embedding")
+
+    # auth: X-API-Key with roles admin | client; stored hashed
+    auth: bool = Field(True, description="FACEVER_AUTH=off disables API keys (local experiments only)")
+    api_keys: str = Field(
+        "", repr=False, description="comma-separated role:key pairs registered at start, e.g. admin:s3cret,client:k2"
+    )
 
     @property
     def detector_dir(self) -> Path:

@@ -9,6 +9,11 @@ from typing import Any
 class ErrorCode(str, Enum):
     """Every error code a client can see; the value is the code, `status` its HTTP status."""
 
+    # request shape
+    invalid_request = "invalid_request"
+    validation_error = "validation_error"
+    unexpected_field = "unexpected_field"
+    unsupported_media_type = "unsupported_media_type"
     # image input
     invalid_image = "invalid_image"
     image_too_large = "image_too_large"
@@ -20,6 +25,19 @@ class ErrorCode(str, Enum):
     model_unavailable = "model_unavailable"
     invalid_model = "invalid_model"
     device_unavailable = "device_unavailable"
+    # gallery / storage
+    not_found = "not_found"
+    conflict = "conflict"
+    duplicate_image = "duplicate_image"
+    database_not_migrated = "database_not_migrated"
+    # enrolment (also per-image rejection reasons)
+    face_too_small = "face_too_small"
+    low_detection_score = "low_detection_score"
+    enrolment_failed = "enrolment_failed"
+    identity_without_faces = "identity_without_faces"
+    # auth
+    unauthorized = "unauthorized"
+    forbidden = "forbidden"
 
     @property
     def status(self) -> int:
@@ -27,6 +45,10 @@ class ErrorCode(str, Enum):
 
 
 _STATUS: dict[ErrorCode, int] = {
+    ErrorCode.invalid_request: 400,
+    ErrorCode.validation_error: 422,
+    ErrorCode.unexpected_field: 422,
+    ErrorCode.unsupported_media_type: 415,
     ErrorCode.invalid_image: 400,
     ErrorCode.image_too_large: 413,
     ErrorCode.unsupported_format: 415,
@@ -35,6 +57,16 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.model_unavailable: 503,
     ErrorCode.invalid_model: 500,
     ErrorCode.device_unavailable: 500,
+    ErrorCode.not_found: 404,
+    ErrorCode.conflict: 409,
+    ErrorCode.duplicate_image: 409,
+    ErrorCode.database_not_migrated: 503,
+    ErrorCode.face_too_small: 422,
+    ErrorCode.low_detection_score: 422,
+    ErrorCode.enrolment_failed: 422,
+    ErrorCode.identity_without_faces: 409,
+    ErrorCode.unauthorized: 401,
+    ErrorCode.forbidden: 403,
 }
 
 

@@ -1,0 +1,1 @@
+"""SQL storage: SQLAlchemy models, engine and sessions, Alembic migrations."""

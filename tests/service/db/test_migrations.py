@@ -1,0 +1,110 @@
+"""Migrations on SQLite and Postgres: upgrade from empty, round trip, model parity, start-up policy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect
+
+from service.config import REPO_ROOT, Settings
+from service.db import migrate
+from service.db.engine import make_engine, session_factory, write_session
+from service.db.models import Base
+from service.errors import ErrorCode, FaceverError
+from service.gallery import repository
+
+TABLES = {"identities", "faces", "api_keys", "change_log"}
+
+
+def _tables(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def _up_to_date(url: str) -> bool:
+    engine = make_engine(url)
+    try:
+        return migrate.is_up_to_date(engine)
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_creates_every_table(database_url: str) -> None:
+    assert _tables(database_url) == set()
+    assert not _up_to_date(database_url)
+    migrate.upgrade(database_url)
+    assert _tables(database_url) == TABLES
+    assert _up_to_date(database_url)
+
+
+def test_downgrade_to_base_and_upgrade_again(migrated_url: str) -> None:
+    engine = make_engine(migrated_url)
+    with write_session(session_factory(engine)) as session:
+        repository.create_identity(session, "before downgrade")
+    engine.dispose()
+    migrate.downgrade(migrated_url, "base")
+    assert _tables(migrated_url) == set()
+    assert not _up_to_date(migrated_url)
+    migrate.upgrade(migrated_url)
+    assert _tables(migrated_url) == TABLES
+    engine = make_engine(migrated_url)
+    with session_factory(engine)() as session:
+        assert repository.list_identities(session).total == 0
+    engine.dispose()
+
+
+def test_migration_matches_the_models(migrated_url: str) -> None:
+    engine = make_engine(migrated_url)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_migrations_run_from_any_directory(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    migrate.upgrade(database_url)
+    assert _up_to_date(database_url)
+
+
+def test_ensure_migrated_default_policy(database_url: str) -> None:
+    """SQLite (embedded) migrates itself; any other database must be migrated by the operator."""
+    settings = Settings(database_url=database_url)
+    if database_url.startswith("sqlite"):
+        migrate.ensure_migrated(settings)
+        assert _up_to_date(database_url)
+        return
+    with pytest.raises(FaceverError) as raised:
+        migrate.ensure_migrated(settings)
+    assert raised.value.code is ErrorCode.database_not_migrated
+    assert raised.value.code.status == 503
+    assert "facever db upgrade" in raised.value.message
+    migrate.upgrade(database_url)
+    migrate.ensure_migrated(settings)  # at head now: starts
+
+
+def test_ensure_migrated_override(database_url: str) -> None:
+    with pytest.raises(FaceverError):
+        migrate.ensure_migrated(Settings(database_url=database_url, database_auto_migrate=False))
+    migrate.ensure_migrated(Settings(database_url=database_url, database_auto_migrate=True))
+    assert _up_to_date(database_url)
+
+
+def test_workers_starting_at_once_migrate_one_after_another(database_url: str) -> None:
+    """Processes (Alembic's context is per process) all upgrading a fresh database at once."""
+    code = "import sys; from service.db import migrate; migrate.upgrade(sys.argv[1])"
+    workers = [
+        subprocess.Popen([sys.executable, "-c", code, database_url], cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    errors = [worker.communicate(timeout=120)[1] for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], errors
+    assert _up_to_date(database_url)

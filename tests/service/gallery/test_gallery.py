@@ -1,0 +1,201 @@
+"""Gallery on SQLite and Postgres: enrol/remove/search, two workers on one database, rebuild vs sync."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from service.db.engine import make_engine, session_factory, write_session
+from service.errors import ErrorCode, FaceverError
+from service.gallery import repository
+from service.gallery.gallery import Gallery
+from service.gallery.index import IndexSettings
+from tests.service.gallery.vectors import clusters, new_face, unit
+
+DIM = 32
+EMBEDDER = "test-embedder"
+NEVER = 3600.0  # sync interval that never elapses during a test: syncs only when asked
+
+MakeWorker = Callable[..., Gallery]
+
+
+@pytest.fixture
+def make_worker(migrated_url: str) -> Iterator[MakeWorker]:
+    """Galleries with their own engine each, like separate worker processes on one database."""
+    engines = []
+
+    def make(
+        sync_interval: float = 0.0,
+        kind: str = "flat",
+        params: dict | None = None,
+        embedder: str = EMBEDDER,
+        dim: int = DIM,
+    ) -> Gallery:
+        engines.append(make_engine(migrated_url))
+        gallery = Gallery(session_factory(engines[-1]), embedder, dim, IndexSettings(kind, params or {}), sync_interval)
+        gallery.rebuild()
+        return gallery
+
+    yield make
+    for engine in engines:
+        engine.dispose()
+
+
+def _person(gallery: Gallery, name: str, embeddings: np.ndarray) -> tuple[int, list[int]]:
+    with write_session(gallery.session_factory) as session:
+        identity_id = repository.create_identity(session, name).id
+    added = gallery.enrol(identity_id, [new_face(e) for e in embeddings])
+    return identity_id, [a.face_id for a in added]
+
+
+@pytest.fixture
+def people() -> tuple[np.ndarray, np.ndarray]:
+    return clusters(np.random.default_rng(1), 6, 3, DIM)
+
+
+def test_search_returns_identities_with_their_best_face(make_worker: MakeWorker, people) -> None:
+    centres, faces = people
+    gallery = make_worker()
+    enrolled = [_person(gallery, f"person {i}", faces[i]) for i in range(len(centres))]
+    assert len(gallery) == faces.shape[0] * faces.shape[1]
+    results = gallery.search(centres[2], top_k=4)
+    assert (results[0].identity_id, results[0].name) == (enrolled[2][0], "person 2")
+    assert len({r.identity_id for r in results}) == len(results) == 4  # one result per identity
+    assert [r.similarity for r in results] == sorted((r.similarity for r in results), reverse=True)
+    best_face = int(np.argmax(faces[2] @ centres[2]))
+    assert results[0].face_id == enrolled[2][1][best_face]
+    assert results[0].similarity == pytest.approx(float(faces[2][best_face] @ centres[2]), abs=1e-5)
+    assert [r.identity_id for r in gallery.search(centres[2], 5, threshold=0.8)] == [enrolled[2][0]]
+    assert gallery.search(-centres[2], 5, threshold=0.9) == []
+    assert len(gallery.search(centres[0], top_k=100)) == len(centres)  # widens past the over-fetch
+    match = gallery.match_identity(enrolled[4][0], centres[4])
+    assert match is not None and match.face_id == enrolled[4][1][int(np.argmax(faces[4] @ centres[4]))]
+
+
+def test_enrolment_reports_duplicates_and_checks_the_dimension(make_worker: MakeWorker, people) -> None:
+    _, faces = people
+    gallery = make_worker()
+    identity_id, face_ids = _person(gallery, "A", faces[0])
+    again = gallery.enrol(identity_id, [new_face(faces[0][1])])
+    assert again[0].duplicate and again[0].face_id == face_ids[1] and len(gallery) == 3
+    with pytest.raises(ValueError, match="expects 32"):
+        gallery.enrol(identity_id, [new_face(np.ones(DIM + 1))])
+    with pytest.raises(FaceverError) as raised:
+        gallery.enrol(identity_id + 100, [new_face(faces[1][0])])
+    assert raised.value.code is ErrorCode.not_found
+
+
+def test_two_workers_see_each_others_enrolments_and_deletes(make_worker: MakeWorker, people) -> None:
+    centres, faces = people
+    first, second = make_worker(), make_worker()
+    alice, alice_faces = _person(first, "alice", faces[0])
+    assert [r.identity_id for r in second.search(centres[0], 1)] == [alice]  # search synced
+    bob, _ = _person(second, "bob", faces[1])
+    assert first.search(centres[1], 1)[0].identity_id == bob
+    second.remove_face(alice_faces[0], alice)
+    first.sync()
+    assert len(first) == len(second) == 5
+    first.remove_identity(bob)
+    assert [r.identity_id for r in second.search(centres[1], 5)] == [alice]
+    assert len(second) == 2 and second.last_seq == first.last_seq
+
+
+def test_a_delete_is_visible_on_the_serving_worker_before_it_returns(make_worker: MakeWorker, people) -> None:
+    centres, faces = people
+    serving, other = make_worker(NEVER), make_worker(NEVER)
+    alice, alice_faces = _person(serving, "alice", faces[0])
+    other.sync()
+    serving.remove_face(alice_faces[0])
+    assert len(serving) == 2
+    assert alice_faces[0] not in {r.face_id for r in serving.search(faces[0][0], 5)}
+    # the other worker's index still holds the face until it syncs, but search checks SQL
+    assert len(other) == 3
+    assert alice_faces[0] not in {r.face_id for r in other.search(faces[0][0], 5)}
+    serving.remove_identity(alice)
+    assert serving.search(centres[0], 5) == [] and len(serving) == 0
+    assert other.search(centres[0], 5) == []
+    other.sync()
+    assert len(other) == 0
+
+
+def test_search_syncs_only_when_the_interval_has_passed(make_worker: MakeWorker, people) -> None:
+    centres, faces = people
+    writer, lazy, eager = make_worker(), make_worker(NEVER), make_worker(0.0)
+    _person(writer, "alice", faces[0])
+    assert lazy.search(centres[0], 1) == [] and eager.search(centres[0], 1) != []
+    assert lazy.sync() == 3 and lazy.search(centres[0], 1) != []
+
+
+def test_rebuild_equals_incremental_state(make_worker: MakeWorker) -> None:
+    rng = np.random.default_rng(7)
+    writer, follower = make_worker(), make_worker(NEVER)
+    centres, faces = clusters(rng, 8, 4, DIM)
+    people = [_person(writer, f"p{i}", faces[i]) for i in range(8)]
+    follower.sync()
+    writer.remove_identity(people[3][0])
+    for _, face_ids in people[5:]:
+        writer.remove_face(face_ids[0])
+    writer.enrol(people[0][0], [new_face(unit(rng.normal(size=DIM)))])
+    follower.sync()
+    fresh = make_worker(NEVER)
+    assert len(writer) == len(follower) == len(fresh) == 8 * 4 - 4 - 3 + 1
+    for query in centres:
+        expected = writer.search(query, 20)
+        assert follower.search(query, 20) == expected == fresh.search(query, 20)
+
+
+def test_other_embedders_faces_stay_out_of_the_index(make_worker: MakeWorker, people) -> None:
+    centres, faces = people
+    ours, theirs = make_worker(), make_worker(embedder="other-model", dim=16)
+    identity_id, _ = _person(ours, "alice", faces[0])
+    theirs.enrol(identity_id, [new_face(unit(np.ones(16)))])
+    ours.rebuild()
+    theirs.sync()
+    assert len(ours) == 3 and len(theirs) == 1
+    assert ours.match_identity(identity_id, centres[0]) is not None
+
+
+@pytest.mark.parametrize(
+    "kind, params, trained",
+    [("ivf", {"nlist": 2}, "ivf"), ("sq8", {"min_train": 50}, "sq8"), ("hnsw", {}, "hnsw")],
+)
+def test_index_kinds_rebuild_themselves_when_needed(
+    make_worker: MakeWorker, kind: str, params: dict, trained: str
+) -> None:
+    centres, faces = clusters(np.random.default_rng(3), 20, 5, DIM)
+    gallery = make_worker(kind=kind, params=params)
+    people = [_person(gallery, f"p{i}", faces[i]) for i in range(20)]
+    assert gallery.index_kind == trained  # 100 faces: enough to train, so the gallery rebuilt
+    for identity_id, _ in people[:5]:  # 25% removed: HNSW rebuilds to drop its tombstones
+        gallery.remove_identity(identity_id)
+    assert len(gallery) == 75 and gallery._index.ntotal == 75
+    for i in range(5, 20):
+        assert gallery.search(centres[i], 1)[0].identity_id == people[i][0]
+
+
+def test_concurrent_writers_converge(make_worker: MakeWorker) -> None:
+    """Writers on two workers at once: the change log commits in order, so nobody misses an event."""
+    rng = np.random.default_rng(11)
+    workers = [make_worker(NEVER), make_worker(NEVER)]
+    vectors = unit(rng.normal(size=(4, 8, DIM)))
+
+    def write(thread: int) -> None:
+        gallery = workers[thread % 2]
+        identity_id, face_ids = _person(gallery, f"t{thread}", vectors[thread][:4])
+        for vector in vectors[thread][4:]:
+            gallery.enrol(identity_id, [new_face(vector)])
+        gallery.remove_face(face_ids[0])
+
+    with ThreadPoolExecutor(4) as pool:
+        for future in [pool.submit(write, thread) for thread in range(4)]:
+            future.result()  # re-raises a writer's error
+    for worker in workers:
+        worker.sync()
+    with workers[0].session_factory() as session:
+        in_sql = set(repository.load_embeddings(session, EMBEDDER, DIM)[0].tolist())
+    assert len(in_sql) == 4 * 7 and len(workers[0]) == len(workers[1]) == 28
+    for query in vectors.reshape(-1, DIM):
+        assert workers[0].search(query, 3) == workers[1].search(query, 3)

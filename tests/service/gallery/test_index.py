@@ -1,0 +1,96 @@
+"""FaceIndex kinds against exact search on clustered random unit vectors; removals; fallbacks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.gallery.index import FaceIndex
+from tests.service.gallery.vectors import clusters, unit
+
+DIM = 64
+PARAMS = {"flat": {}, "ivf": {"nlist": 16, "nprobe": 4}, "hnsw": {"M": 16}, "sq8": {}}
+
+
+@pytest.fixture(scope="module")
+def gallery_vectors() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(ids, vectors, queries): 300 identities x 10 faces, one fresh query near each identity."""
+    rng = np.random.default_rng(0)
+    centres, faces = clusters(rng, 300, 10, DIM)
+    vectors = faces.reshape(-1, DIM)
+    queries = unit(centres + rng.normal(scale=0.05, size=centres.shape))
+    return np.arange(len(vectors), dtype=np.int64) * 7 + 3, vectors, queries
+
+
+@pytest.mark.parametrize("kind", list(PARAMS))
+def test_kind_finds_the_nearest_neighbours(kind: str, gallery_vectors) -> None:
+    ids, vectors, queries = gallery_vectors
+    exact = FaceIndex.build(DIM, "flat", {}, ids, vectors)
+    index = FaceIndex.build(DIM, kind, PARAMS[kind], ids, vectors)
+    assert index.effective_kind == kind and len(index) == len(ids)
+    k = 10
+    exact_scores, exact_ids = exact.search(queries, k)
+    scores, found = index.search(queries, k)
+    # each query's own identity holds its 10 nearest faces (ids of identity i: rows 10i..10i+9)
+    own = ids.reshape(300, 10)
+    assert all(set(row) == set(own[i]) for i, row in enumerate(exact_ids))
+    recall = np.mean([len(set(a) & set(b)) / k for a, b in zip(found, exact_ids, strict=True)])
+    assert recall >= (1.0 if kind == "flat" else 0.9)
+    assert np.mean(found[:, 0] == exact_ids[:, 0]) >= 0.9
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)  # best first
+    if kind == "flat":
+        np.testing.assert_array_equal(found, exact_ids)
+        np.testing.assert_allclose(scores, exact_scores)
+
+
+@pytest.mark.parametrize("kind", list(PARAMS))
+def test_removed_ids_never_come_back(kind: str, gallery_vectors) -> None:
+    ids, vectors, queries = gallery_vectors
+    index = FaceIndex.build(DIM, kind, PARAMS[kind], ids, vectors)
+    removed = ids.reshape(300, 10)[:50].reshape(-1)  # every face of the first 50 identities
+    index.remove(removed)
+    index.remove(removed)  # idempotent
+    assert len(index) == len(ids) - len(removed)
+    _, found = index.search(queries[:50], 10)
+    assert not np.isin(found, removed).any()
+    assert (found >= 0).all()  # still k results: the search looks past the removed ones
+    index.add(ids[-5:], vectors[-5:])  # already present: skipped
+    assert len(index) == len(ids) - len(removed)
+
+
+def test_hnsw_tombstones_ask_for_a_rebuild(gallery_vectors) -> None:
+    ids, vectors, _ = gallery_vectors
+    index = FaceIndex.build(DIM, "hnsw", {}, ids[:100], vectors[:100])
+    index.remove(ids[:20])
+    assert not index.needs_rebuild and index.ntotal == 100 and len(index) == 80
+    index.remove(ids[20:21])
+    assert index.needs_rebuild
+
+
+@pytest.mark.parametrize("kind", ["ivf", "sq8"])
+def test_trainable_kinds_fall_back_to_flat_until_enough_vectors(kind: str, gallery_vectors) -> None:
+    ids, vectors, queries = gallery_vectors
+    index = FaceIndex.build(DIM, kind, PARAMS[kind], ids[:100], vectors[:100])
+    assert index.effective_kind == "flat" and not index.needs_rebuild
+    _, found = index.search(queries[:10], 1)
+    np.testing.assert_array_equal(found[:, 0] // 70, np.arange(10))  # id 7r+3: row r = identity*10+j
+    index.add(ids, vectors)
+    assert index.needs_rebuild
+
+
+def test_empty_index_and_short_results() -> None:
+    index = FaceIndex(4)
+    scores, found = index.search(np.ones(4), 3)
+    assert found.tolist() == [[-1, -1, -1]] and np.isneginf(scores).all()
+    index.add([5], unit(np.ones((1, 4))))
+    scores, found = index.search(unit(np.ones(4)), 3)
+    assert found.tolist() == [[5, -1, -1]] and scores[0, 0] == pytest.approx(1.0)
+
+
+def test_rejects_unknown_kinds_and_params() -> None:
+    with pytest.raises(ValueError, match="kind"):
+        FaceIndex(4, "annoy")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="nprobe"):
+        FaceIndex(4, "hnsw", {"nprobe": 3})
+    with pytest.raises(ValueError, match="ids"):
+        FaceIndex(4).add([1, 2], np.ones((1, 4)))
