@@ -1,0 +1,146 @@
+"""Array helpers for the MTCNN cascade: area resampling, NMS, box squaring and crop batches.
+
+Everything is numpy on float32 boxes, mirroring the arithmetic of facenet-pytorch's detector (whose
+pretrained nets we run), so that our detections agree with it to within float rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import cv2
+import numpy as np
+
+NmsMode = Literal["iou", "min"]
+
+
+def integral_image(img: np.ndarray) -> np.ndarray:
+    """(H+1) x (W+1) x C float64 running sums of an HxWxC image, so any box sum costs four lookups."""
+    img = np.ascontiguousarray(img)
+    if img.dtype == np.uint8:
+        return cv2.integral(img, sdepth=cv2.CV_64F).reshape(img.shape[0] + 1, img.shape[1] + 1, -1)
+    csum = np.zeros((img.shape[0] + 1, img.shape[1] + 1, img.shape[2]), np.float64)
+    csum[1:, 1:] = img.cumsum(axis=0, dtype=np.float64).cumsum(axis=1)
+    return csum
+
+
+def _area_bins(lo: np.ndarray, hi: np.ndarray, n_out: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per region k and output cell i, the input range [start, end) it averages: (K, n_out) each."""
+    n_in = (hi - lo)[:, None]
+    i = np.arange(n_out, dtype=np.int64)[None, :]
+    start = (i * n_in) // n_out
+    end = -((-(i + 1) * n_in) // n_out)  # ceil division
+    return lo[:, None] + start, lo[:, None] + end
+
+
+def area_sample(
+    integral: np.ndarray,
+    rows: tuple[np.ndarray, np.ndarray],
+    cols: tuple[np.ndarray, np.ndarray],
+    out_h: int,
+    out_w: int,
+) -> np.ndarray:
+    """Resize K regions [y0:y1, x0:x1] of the image behind `integral` as torch's "area" mode does.
+
+    Returns K x out_h x out_w x C float32. torch's F.interpolate(mode="area") is adaptive average
+    pooling: output cell i averages input rows floor(i*H/h) .. ceil((i+1)*H/h) - 1 with equal
+    weights. cv2's INTER_AREA weights partial pixels instead, which moves P-Net scores enough to
+    change which candidates survive; matching the pooling exactly keeps our boxes on the reference
+    ones. With the integral image every region and cell is four lookups, all regions at once.
+    """
+    r0, r1 = _area_bins(np.asarray(rows[0]), np.asarray(rows[1]), out_h)
+    c0, c1 = _area_bins(np.asarray(cols[0]), np.asarray(cols[1]), out_w)
+    r0, r1 = r0[:, :, None], r1[:, :, None]
+    c0, c1 = c0[:, None, :], c1[:, None, :]
+    sums = integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0]
+    counts = ((r1 - r0) * (c1 - c0))[..., None]
+    return (sums / counts).astype(np.float32)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: NmsMode = "iou") -> np.ndarray:
+    """Greedy non-maximum suppression; indices of the kept boxes, best score first.
+
+    mode "iou": overlap = intersection / union with continuous areas (as torchvision's nms).
+    mode "min": overlap = intersection / smaller area, counting pixels inclusively (+1), as the
+    original MTCNN's last stage does, which removes a small box lying inside a bigger one.
+    A box is suppressed when its overlap with a kept box is above the threshold.
+    """
+    if len(boxes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    inc = 1.0 if mode == "min" else 0.0
+    x1, y1, x2, y2 = (boxes[:, k].astype(np.float32) for k in range(4))
+    areas = (x2 - x1 + inc) * (y2 - y1 + inc)
+    # Best first. Scores tie often (the nets saturate near 1 in float32), and which box wins a tie
+    # moves the result by pixels, so we sort as the reference does to break ties the same way:
+    # torchvision's sort (stable, descending) for IoU; numpy's default argsort read from the end for
+    # "min" (its tie order is numpy's own, but the same for the same scores).
+    order = np.argsort(-scores, kind="stable") if mode == "iou" else np.argsort(scores)[::-1]
+    keep: list[int] = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(int(i))
+        iw = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + inc)
+        ih = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + inc)
+        inter = iw * ih
+        denom = np.minimum(areas[i], areas[rest]) if mode == "min" else areas[i] + areas[rest] - inter
+        overlap = inter / np.maximum(denom, np.finfo(np.float32).tiny)
+        order = rest[overlap <= threshold]
+    return np.asarray(keep, dtype=np.int64)
+
+
+def regress(boxes: np.ndarray, reg: np.ndarray, *, inclusive: bool) -> np.ndarray:
+    """Apply the nets' box offsets (fractions of the box side).
+
+    P-Net's candidates use the plain side (x2 - x1); R-Net/O-Net refinements use the pixel-inclusive
+    side (x2 - x1 + 1), as in the reference implementation.
+    """
+    inc = np.float32(1.0 if inclusive else 0.0)
+    w = boxes[:, 2] - boxes[:, 0] + inc
+    h = boxes[:, 3] - boxes[:, 1] + inc
+    size = np.stack([w, h, w, h], axis=1)
+    return (boxes[:, :4] + reg[:, :4].astype(np.float32) * size).astype(np.float32)
+
+
+def square(boxes: np.ndarray) -> np.ndarray:
+    """Grow each box to a square of its longer side around the same centre (the nets expect squares)."""
+    w = boxes[:, 2] - boxes[:, 0]
+    h = boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(w, h)
+    x1 = boxes[:, 0] + w * np.float32(0.5) - side * np.float32(0.5)
+    y1 = boxes[:, 1] + h * np.float32(0.5) - side * np.float32(0.5)
+    return np.stack([x1, y1, x1 + side, y1 + side], axis=1).astype(np.float32)
+
+
+def crop_batch(integral: np.ndarray, boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Crop each box (clipped to the image), area-resize to size x size; returns (NCHW, kept mask).
+
+    `integral` is the image's `integral_image`. Boxes are truncated to integers and read as 1-based
+    inclusive pixel ranges clipped to the image, as the reference does (it resizes the clipped
+    region rather than zero-padding it). A box wholly outside the image has no pixels: dropped.
+    """
+    h, w = integral.shape[0] - 1, integral.shape[1] - 1
+    ib = np.trunc(boxes[:, :4]).astype(np.int64)
+    x0 = np.maximum(ib[:, 0], 1) - 1
+    y0 = np.maximum(ib[:, 1], 1) - 1
+    x1 = np.minimum(ib[:, 2], w)
+    y1 = np.minimum(ib[:, 3], h)
+    kept = (x1 > x0) & (y1 > y0)
+    crops = area_sample(integral, (y0[kept], y1[kept]), (x0[kept], x1[kept]), size, size)
+    return normalise(crops).transpose(0, 3, 1, 2), kept
+
+
+def normalise(pixels: np.ndarray) -> np.ndarray:
+    """The MTCNN nets' input scaling: (x - 127.5) / 128."""
+    return ((pixels - np.float32(127.5)) * np.float32(0.0078125)).astype(np.float32)
+
+
+def pyramid_scales(h: int, w: int, min_face_size: int, factor: float) -> list[float]:
+    """Scales at which a 12-px P-Net window covers faces from min_face_size up to the image side."""
+    scale = 12.0 / min_face_size
+    side = min(h, w) * scale
+    scales = []
+    while side >= 12:
+        scales.append(scale)
+        scale *= factor
+        side *= factor
+    return scales
