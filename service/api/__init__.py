@@ -1,0 +1,1 @@
+"""The REST API: routes, request/response schemas, the error envelope."""

@@ -1,0 +1,56 @@
+"""FastAPI dependencies: the app's pipeline, gallery and sessions, and API-key checks by role."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.auth import Role, role_of
+from service.config import Settings
+from service.errors import ErrorCode, FaceverError
+from service.gallery.gallery import Gallery
+from service.vision.pipeline import FacePipeline
+
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key; role admin or client")
+
+
+def settings_of(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def pipeline_of(request: Request) -> FacePipeline:
+    return request.app.state.pipeline
+
+
+def gallery_of(request: Request) -> Gallery:
+    return request.app.state.gallery
+
+
+def sessions_of(request: Request) -> sessionmaker[Session]:
+    return request.app.state.sessions
+
+
+def require(role: Role) -> Callable[..., None]:
+    """A dependency admitting `role` and admin (admin may do everything)."""
+
+    # a plain def: FastAPI runs it in the thread pool, so the key lookup does not block the loop
+    def check(request: Request, key: str | None = Depends(_api_key)) -> None:
+        if not settings_of(request).auth:
+            return
+        if not key:
+            raise FaceverError(ErrorCode.unauthorized, "send an API key in the X-API-Key header")
+        with sessions_of(request)() as session:
+            found = role_of(session, key)
+        if found is None:
+            raise FaceverError(ErrorCode.unauthorized, "the API key is not valid or was revoked")
+        if found != "admin" and found != role:
+            raise FaceverError(ErrorCode.forbidden, f"this needs the {role} role", role=found)
+
+    return check
+
+
+admin = Depends(require("admin"))
+client = Depends(require("client"))

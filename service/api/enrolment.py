@@ -1,0 +1,108 @@
+"""Enrolment of uploaded images: one checked face per image, embedded in one batch, stored together."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from service.api.schemas import FaceOut, ImageResult
+from service.config import Settings
+from service.errors import ErrorCode, FaceverError
+from service.gallery import repository
+from service.gallery.gallery import Gallery
+from service.gallery.repository import NewFace
+from service.vision.detector import DetectedFace
+from service.vision.pipeline import AlignedFace, FacePipeline
+
+_CROP_QUALITY = 90  # a 112x96 crop is ~4 KB at this quality and re-embeds without visible loss
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """One image after the checks: its chosen aligned face, or why it was rejected."""
+
+    sha256: str
+    aligned: AlignedFace | None = None
+    reason: ErrorCode | None = None
+    message: str | None = None
+
+
+def enrol_images(
+    pipeline: FacePipeline, gallery: Gallery, settings: Settings, identity_id: int, images: list[bytes],
+    pick_largest: bool = False,
+) -> list[ImageResult]:
+    """Enrol what can be enrolled and say, per image in order, what became of it (partial success).
+
+    Blocking (pipeline and SQL): call it from a worker thread.
+    """
+    with gallery.session_factory() as session:  # an unknown identity is a 404 before any pipeline work
+        repository.get_identity(session, identity_id)
+    checked = [_check(pipeline, settings, data, pick_largest) for data in images]
+    accepted = [item for item in checked if item.aligned is not None]
+    vectors = pipeline.embedder.embed(np.stack([item.aligned.crop for item in accepted])) if accepted else []
+    new_faces = [_new_face(item, vector, settings.store_crops) for item, vector in zip(accepted, vectors)]
+    added = iter(gallery.enrol(identity_id, new_faces) if new_faces else [])
+    results = []
+    for index, item in enumerate(checked):
+        if item.aligned is None:
+            results.append(ImageResult(index=index, status="rejected", reason=item.reason.value,
+                                       message=item.message, image_sha256=item.sha256))
+            continue
+        outcome = next(added)
+        face = FaceOut.of(item.aligned.face)
+        if outcome.duplicate:
+            results.append(ImageResult(index=index, status="rejected", reason=ErrorCode.duplicate_image.value,
+                                       message="this image is already enrolled for this identity",
+                                       face_id=outcome.face_id, image_sha256=item.sha256, face=face))
+        else:
+            results.append(ImageResult(index=index, status="enrolled", face_id=outcome.face_id,
+                                       image_sha256=item.sha256, face=face))
+    return results
+
+
+def _check(pipeline: FacePipeline, settings: Settings, data: bytes, pick_largest: bool) -> _Checked:
+    sha = hashlib.sha256(data).hexdigest()
+    try:
+        faces = pipeline.align(pipeline.decode(data), "all")
+    except FaceverError as error:  # invalid_image, image_too_large, unsupported_format
+        return _Checked(sha, reason=error.code, message=error.message)
+    if not faces:
+        return _Checked(sha, reason=ErrorCode.no_face, message="no face was found in the image")
+    # tiny or doubtful background faces are common in real photos; only good faces count as "several"
+    good = [item for item in faces if _problem(item.face, settings) is None]
+    if not good:
+        largest = max(faces, key=lambda item: item.face.area)
+        code, message = _problem(largest.face, settings)  # type: ignore[misc]
+        return _Checked(sha, reason=code, message=message)
+    if len(good) > 1 and not pick_largest:
+        return _Checked(sha, reason=ErrorCode.multiple_faces,
+                        message=f"{len(good)} faces were found; send pick_largest=true to enrol the largest")
+    return _Checked(sha, aligned=max(good, key=lambda item: item.face.area))
+
+
+def _problem(face: DetectedFace, settings: Settings) -> tuple[ErrorCode, str] | None:
+    x1, y1, x2, y2 = (float(v) for v in face.box)
+    side = min(x2 - x1, y2 - y1)
+    if side < settings.min_enrol_face_size:
+        return ErrorCode.face_too_small, f"the face is {side:.0f} px, less than {settings.min_enrol_face_size} px"
+    if face.score < settings.min_enrol_detection_score:
+        return ErrorCode.low_detection_score, (
+            f"detection score {face.score:.3f} is below {settings.min_enrol_detection_score}")
+    return None
+
+
+def _new_face(item: _Checked, vector: np.ndarray, store_crop: bool) -> NewFace:
+    face = item.aligned.face  # type: ignore[union-attr]
+    return NewFace(embedding=vector, score=float(face.score), box=face.box.tolist(),
+                   landmarks=face.landmarks.tolist(), crop_jpeg=_jpeg(item.aligned.crop) if store_crop else None,
+                   image_sha256=item.sha256)
+
+
+def _jpeg(crop: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(crop).save(buffer, format="JPEG", quality=_CROP_QUALITY)
+    return buffer.getvalue()

@@ -1,0 +1,4 @@
+"""One module of routes per resource."""
+
+# set on each router rather than at include time, so a route's template (metrics label) is its full path
+API_PREFIX = "/v1"

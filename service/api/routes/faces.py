@@ -1,0 +1,72 @@
+"""/v1/identities/{id}/faces: enrol images of a person (partial success), list and delete faces."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from service.api import deps, metrics
+from service.api.enrolment import enrol_images
+from service.api.params import body_doc, parse_params
+from service.api.routes import API_PREFIX
+from service.api.routes.identities import IdentityId, Limit, Offset, Sessions
+from service.api.schemas import MAX_ID, EnrolParams, EnrolResult, FaceRecord, PageOut
+from service.api.uploads import read_body
+from service.errors import ErrorCode, FaceverError
+from service.gallery import repository
+from service.gallery.gallery import Gallery
+
+router = APIRouter(prefix=API_PREFIX)
+
+IMAGES = "images"
+MAX_IMAGES = 20  # per request; bounds one request's pipeline time
+FaceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.post("/identities/{identity_id}/faces", response_model=EnrolResult, status_code=201,
+             dependencies=[deps.admin], openapi_extra=body_doc(EnrolParams, {IMAGES: True}, [IMAGES]),
+             summary="Enrol one or more images of this identity",
+             description="One result per image, in order. 201 when at least one face was enrolled; otherwise "
+                         "the error envelope (the shared reason as its code, else enrolment_failed) with the "
+                         "per-image results in details.results.")
+async def enrol(identity_id: IdentityId, request: Request) -> JSONResponse:
+    pipeline = deps.pipeline_of(request)
+    body = await read_body(request, (IMAGES,), pipeline.limits.max_bytes)
+    images = body.pop(IMAGES, None)
+    images = [images] if isinstance(images, bytes) else images
+    if not images or not all(isinstance(item, bytes) for item in images):
+        raise FaceverError(ErrorCode.validation_error, f"send one or more images in {IMAGES!r}", missing=[IMAGES])
+    if len(images) > MAX_IMAGES:
+        raise FaceverError(ErrorCode.validation_error, f"at most {MAX_IMAGES} images per request", count=len(images))
+    params = parse_params(EnrolParams, body)
+    results = await run_in_threadpool(enrol_images, pipeline, deps.gallery_of(request), deps.settings_of(request),
+                                      identity_id, images, params.pick_largest)
+    enrolled = sum(item.status == "enrolled" for item in results)
+    metrics.faces_enrolled(enrolled)
+    result = EnrolResult(identity_id=identity_id, enrolled=enrolled, rejected=len(results) - enrolled,
+                         results=results)
+    if enrolled:
+        return JSONResponse(result.model_dump(mode="json"), status_code=201)
+    reasons = {item.reason for item in results}
+    code = ErrorCode(reasons.pop()) if len(reasons) == 1 else ErrorCode.enrolment_failed
+    raise FaceverError(code, "no image was enrolled; see details.results", **result.model_dump(mode="json"))
+
+
+@router.get("/identities/{identity_id}/faces", response_model=PageOut[FaceRecord], dependencies=[deps.client],
+            summary="List an identity's faces")
+def list_faces(identity_id: IdentityId, sessions: Sessions, offset: Offset = 0,
+               limit: Limit = 50) -> PageOut[FaceRecord]:
+    with sessions() as session:
+        page = repository.list_faces(session, identity_id, offset, limit)
+    return PageOut(items=[FaceRecord.of(face) for face in page.items], total=page.total, offset=offset, limit=limit)
+
+
+@router.delete("/identities/{identity_id}/faces/{face_id}", status_code=204, dependencies=[deps.admin],
+               summary="Delete one face (no longer matched once this returns)")
+def delete_face(identity_id: IdentityId, face_id: FaceId,
+                gallery: Annotated[Gallery, Depends(deps.gallery_of)]) -> Response:
+    gallery.remove_face(face_id, identity_id)
+    return Response(status_code=204)

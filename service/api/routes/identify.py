@@ -1,0 +1,79 @@
+"""POST /v1/identify: who, among the enrolled identities, is the face in this image (open set)?"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from service.api import deps
+from service.api.params import body_doc, image_bytes, parse_params
+from service.api.routes import API_PREFIX
+from service.api.schemas import (
+    CandidateOut,
+    FaceIdentification,
+    FaceOut,
+    IdentifyAllResult,
+    IdentifyParams,
+    IdentifyResult,
+    IdentityRef,
+)
+from service.api.uploads import read_body
+from service.errors import ErrorCode, FaceverError
+from service.gallery import repository
+from service.gallery.gallery import Candidate, Gallery
+from service.vision.pipeline import EmbeddedFace, FacePipeline
+
+router = APIRouter(prefix=API_PREFIX)
+
+IMAGE = "image"
+
+
+@router.post("/identify", response_model=IdentifyResult | IdentifyAllResult, dependencies=[deps.client],
+             openapi_extra=body_doc(IdentifyParams, {IMAGE: False}, [IMAGE]), summary="Identify a face",
+             description="Candidates are the top_k identities by their best face, whatever the threshold; "
+                         "`match` is the first candidate if it reaches the threshold (request, else the model "
+                         "card's FAR 1e-3 threshold, else its best-accuracy one), else null. With all_faces, "
+                         "one such answer per detected face in `faces`.")
+async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
+    pipeline, gallery = deps.pipeline_of(request), deps.gallery_of(request)
+    body = await read_body(request, (IMAGE,), pipeline.limits.max_bytes)
+    data = image_bytes(body, IMAGE)
+    params = parse_params(IdentifyParams, {k: v for k, v in body.items() if k != IMAGE})
+    card = pipeline.embedder.card
+    threshold = params.threshold
+    if threshold is None:
+        threshold = card.thresholds.far_1e_3 if card.thresholds.far_1e_3 is not None else card.thresholds.best_accuracy
+    answers = await run_in_threadpool(_identify, pipeline, gallery, data, params)
+    results = [_answer(face, candidates, threshold) for face, candidates in answers]
+    if params.all_faces:
+        return IdentifyAllResult(model=card.name, threshold=threshold, faces=results)
+    return IdentifyResult(model=card.name, threshold=threshold, **dict(results[0]))
+
+
+def _identify(pipeline: FacePipeline, gallery: Gallery, data: bytes,
+              params: IdentifyParams) -> list[tuple[EmbeddedFace, list[CandidateOut]]]:
+    if params.all_faces:
+        faces = pipeline.embed(pipeline.decode(data), "all")
+        if not faces:
+            raise FaceverError(ErrorCode.no_face, "no face was found in the image")
+    else:
+        faces = [pipeline.embed_one(data, params.face_policy)]
+    found = [gallery.search(face.embedding, params.top_k) for face in faces]
+    with gallery.session_factory() as session:
+        identities = repository.identities_by_id(session, [c.identity_id for hits in found for c in hits])
+    return [(face, _candidates(hits, identities)) for face, hits in zip(faces, found)]
+
+
+def _candidates(hits: list[Candidate], identities: dict) -> list[CandidateOut]:
+    # an identity deleted since the search is left out
+    return [
+        CandidateOut(identity=IdentityRef.of(identities[hit.identity_id]), similarity=round(hit.similarity, 6),
+                     face_id=hit.face_id)
+        for hit in hits if hit.identity_id in identities
+    ]
+
+
+def _answer(face: EmbeddedFace, candidates: list[CandidateOut], threshold: float | None) -> FaceIdentification:
+    best = candidates[0] if candidates else None
+    match = best if best is not None and threshold is not None and best.similarity >= threshold else None
+    return FaceIdentification(face=FaceOut.of(face.face), candidates=candidates, match=match)

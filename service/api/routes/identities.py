@@ -1,0 +1,65 @@
+"""/v1/identities: create, list, read, update and delete the people of the gallery."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import AfterValidator
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.api import deps
+from service.api.routes import API_PREFIX
+from service.api.schemas import MAX_ID, IdentityCreate, IdentityOut, IdentityUpdate, PageOut, no_nul
+from service.db.engine import write_session
+from service.gallery import repository
+from service.gallery.gallery import Gallery
+
+router = APIRouter(prefix=API_PREFIX)
+
+Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions_of)]
+IdentityId = Annotated[int, Path(ge=1, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=500)]
+Filter = Annotated[str | None, Query(min_length=1, max_length=255), AfterValidator(lambda v: v and no_nul(v))]
+
+
+# plain defs: FastAPI runs them in its thread pool, keeping SQL off the event loop
+@router.post("/identities", response_model=IdentityOut, status_code=201, dependencies=[deps.admin],
+             summary="Create an identity")
+def create_identity(body: IdentityCreate, sessions: Sessions) -> IdentityOut:
+    with write_session(sessions) as session:
+        identity = repository.create_identity(session, body.name, body.external_id, body.metadata)
+    return IdentityOut.of(identity)
+
+
+@router.get("/identities", response_model=PageOut[IdentityOut], dependencies=[deps.client],
+            summary="List identities (by id; filter by name substring or exact external_id)")
+def list_identities(sessions: Sessions, offset: Offset = 0, limit: Limit = 50, name: Filter = None,
+                    external_id: Filter = None) -> PageOut[IdentityOut]:
+    with sessions() as session:
+        page = repository.list_identities(session, offset, limit, name, external_id)
+    return PageOut(items=[IdentityOut.of(item) for item in page.items], total=page.total, offset=offset, limit=limit)
+
+
+@router.get("/identities/{identity_id}", response_model=IdentityOut, dependencies=[deps.client],
+            summary="Read an identity")
+def get_identity(identity_id: IdentityId, sessions: Sessions) -> IdentityOut:
+    with sessions() as session:
+        return IdentityOut.of(repository.get_identity(session, identity_id))
+
+
+@router.patch("/identities/{identity_id}", response_model=IdentityOut, dependencies=[deps.admin],
+              summary="Update an identity's name, external_id or metadata")
+def update_identity(identity_id: IdentityId, body: IdentityUpdate, sessions: Sessions) -> IdentityOut:
+    changes = body.model_dump(include=body.model_fields_set)
+    with write_session(sessions) as session:
+        identity = repository.update_identity(session, identity_id, changes)
+    return IdentityOut.of(identity)
+
+
+@router.delete("/identities/{identity_id}", status_code=204, dependencies=[deps.admin],
+               summary="Delete an identity and all its faces (no longer identified once this returns)")
+def delete_identity(identity_id: IdentityId, gallery: Annotated[Gallery, Depends(deps.gallery_of)]) -> Response:
+    gallery.remove_identity(identity_id)
+    return Response(status_code=204)

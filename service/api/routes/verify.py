@@ -1,0 +1,56 @@
+"""POST /v1/verify: are the faces in two images, or an image and an enrolled identity, the same person?"""
+
+from __future__ import annotations
+
+import numpy as np
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from service.api import deps
+from service.api.params import body_doc, image_bytes, parse_params
+from service.api.routes import API_PREFIX
+from service.api.schemas import FaceOut, IdentityRef, VerifyParams, VerifyResult
+from service.api.uploads import read_body
+from service.errors import ErrorCode, FaceverError
+from service.gallery import repository
+
+router = APIRouter(prefix=API_PREFIX)
+
+IMAGE_FIELDS = ("image_a", "image_b")
+
+
+@router.post("/verify", response_model=VerifyResult, dependencies=[deps.client],
+             openapi_extra=body_doc(VerifyParams, {"image_a": False, "image_b": False}, ["image_a"]),
+             summary="Verify two faces, or a face against an enrolled identity",
+             description="Send image_a and either image_b or identity_id (then the identity's best face counts).")
+async def verify(request: Request) -> VerifyResult:
+    pipeline, gallery = deps.pipeline_of(request), deps.gallery_of(request)
+    body = await read_body(request, IMAGE_FIELDS, pipeline.limits.max_bytes)
+    image_a = image_bytes(body, "image_a")
+    params = parse_params(VerifyParams, {k: v for k, v in body.items() if k not in IMAGE_FIELDS})
+    if (params.identity_id is None) == ("image_b" not in body):
+        raise FaceverError(ErrorCode.validation_error, "send either image_b or identity_id (one of them)")
+    image_b = image_bytes(body, "image_b") if params.identity_id is None else None
+    card = pipeline.embedder.card
+    threshold = params.threshold if params.threshold is not None else card.thresholds.best_accuracy
+
+    def run() -> VerifyResult:
+        face_a = pipeline.embed_one(image_a, params.face_policy)
+        result = dict(model=card.name, threshold=threshold, face_a=FaceOut.of(face_a.face))
+        if image_b is not None:
+            face_b = pipeline.embed_one(image_b, params.face_policy)
+            similarity = float(np.dot(face_a.embedding, face_b.embedding))
+            result.update(face_b=FaceOut.of(face_b.face))
+        else:
+            best = gallery.match_identity(params.identity_id, face_a.embedding)
+            if best is None:
+                raise FaceverError(ErrorCode.identity_without_faces, f"identity {params.identity_id} has no "
+                                   "enrolled face for the active model", identity_id=params.identity_id)
+            with gallery.session_factory() as session:
+                identity = repository.get_identity(session, params.identity_id)
+            similarity = best.similarity
+            result.update(identity=IdentityRef.of(identity), face_id=best.face_id)
+        return VerifyResult(similarity=round(similarity, 6),
+                            match=None if threshold is None else similarity >= threshold, **result)
+
+    return await run_in_threadpool(run)

@@ -1,0 +1,84 @@
+"""Read a request's images and fields from multipart/form-data or from JSON with base64 images."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from fastapi import Request
+from starlette.datastructures import UploadFile
+
+from service.errors import ErrorCode, FaceverError
+
+MULTIPART = "multipart/form-data"
+
+
+async def read_body(request: Request, image_fields: tuple[str, ...], max_image_bytes: int) -> dict[str, Any]:
+    """The request's fields as a dict; image fields hold raw bytes (multipart files or base64 strings).
+
+    Bytes are capped while reading, so an oversized upload is refused without holding it in memory.
+    """
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > max_image_bytes * max(len(image_fields), 1) * 4 / 3 + 65536:  # base64 inflates by 4/3
+        raise FaceverError(ErrorCode.image_too_large, "the request body is too large", limit=max_image_bytes)
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(MULTIPART):
+        return await _read_multipart(request, image_fields, max_image_bytes)
+    if content_type.startswith("application/json"):
+        return _read_json(await request.body(), image_fields, max_image_bytes)
+    raise FaceverError(
+        ErrorCode.unsupported_media_type,
+        "send multipart/form-data (image files) or application/json (base64 images)",
+        content_type=content_type,
+    )
+
+
+async def _read_multipart(request: Request, image_fields: tuple[str, ...], limit: int) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    async with request.form() as form:
+        for name, value in form.multi_items():
+            if isinstance(value, UploadFile):
+                if name not in image_fields:
+                    raise FaceverError(ErrorCode.unexpected_field, f"unexpected file field {name!r}", field=name)
+                data = await value.read(limit + 1)
+                _check_size(name, data, limit)
+                body.setdefault(name, []).append(data)
+            else:
+                body[name] = value
+    # one file per field unless the route asks for lists (it then reads the list itself)
+    return {key: value[0] if isinstance(value, list) and len(value) == 1 else value for key, value in body.items()}
+
+
+def _read_json(raw: bytes, image_fields: tuple[str, ...], limit: int) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FaceverError(ErrorCode.invalid_request, f"the body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise FaceverError(ErrorCode.invalid_request, "the JSON body must be an object")
+    for name in image_fields:
+        if name in body:
+            body[name] = _decode_base64(name, body[name], limit)
+    return body
+
+
+def _decode_base64(name: str, value: Any, limit: int) -> bytes | list[bytes]:
+    if isinstance(value, list):
+        return [_decode_base64(name, item, limit) for item in value]  # type: ignore[misc]
+    if not isinstance(value, str):
+        raise FaceverError(ErrorCode.invalid_request, f"{name!r} must be a base64 string", field=name)
+    if value.startswith("data:") and "," in value:  # tolerate data URLs
+        value = value.split(",", 1)[1]
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise FaceverError(ErrorCode.invalid_image, f"{name!r} is not valid base64", field=name) from None
+    _check_size(name, data, limit)
+    return data
+
+
+def _check_size(name: str, data: bytes, limit: int) -> None:
+    if len(data) > limit:
+        raise FaceverError(ErrorCode.image_too_large, f"{name!r} is larger than {limit} bytes", field=name, limit=limit)

@@ -1,0 +1,64 @@
+"""create_app(settings) -> the FastAPI application, with models, database and index loaded once at start."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+
+from service.api import metrics
+from service.api.errors import install_error_handlers
+from service.api.routes import faces, health, identify, identities, verify
+from service.auth import bootstrap_keys
+from service.config import Settings
+from service.db.engine import make_engine, session_factory
+from service.db.migrate import ensure_migrated
+from service.gallery.gallery import Gallery
+from service.vision.pipeline import FacePipeline
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        await run_in_threadpool(ensure_migrated, settings)  # refuses an un-migrated non-embedded database
+        engine = make_engine(settings.database_url)
+        try:
+            app.state.sessions = session_factory(engine)
+            await run_in_threadpool(bootstrap_keys, app.state.sessions, settings)
+            app.state.pipeline = await run_in_threadpool(FacePipeline.from_settings, settings)
+            gallery = Gallery.from_settings(app.state.sessions, settings, app.state.pipeline.embedder.dim)
+            await run_in_threadpool(gallery.rebuild)
+            app.state.gallery = gallery
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="facever",
+        version="0.1.0",
+        summary="Face verification and identification",
+        lifespan=lifespan,
+    )
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):
+        # honour a caller's id so logs can be joined across services
+        request.state.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    install_error_handlers(app)
+    metrics.install(app)
+    app.include_router(health.router, tags=["health"])
+    app.include_router(verify.router, tags=["verify"])
+    app.include_router(identify.router, tags=["identify"])
+    app.include_router(identities.router, tags=["identities"])
+    app.include_router(faces.router, tags=["faces"])
+    return app

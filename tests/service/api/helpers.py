@@ -1,0 +1,39 @@
+"""Shared helpers of the API tests: coded-error assertions and test images built from LFW."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import lfw_image
+
+
+def assert_error(response, status: int, code: str) -> dict:
+    """The response is the error envelope with this status and code, carrying its request id."""
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    assert body["request_id"] == response.headers["x-request-id"]
+    return body
+
+
+def png(rgb: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def lfw(name: str, number: int = 1) -> bytes:
+    return lfw_image(name, number).read_bytes()
+
+
+def side_by_side(*images: bytes) -> bytes:
+    """A real several-face photo: LFW images pasted next to each other."""
+    arrays = [np.asarray(Image.open(io.BytesIO(data)).convert("RGB")) for data in images]
+    return png(np.concatenate(arrays, axis=1))
+
+
+GREY = png(np.full((200, 200, 3), 128, np.uint8))

@@ -1,0 +1,88 @@
+"""The gallery commands of the CLI: db upgrade, keys, enrol DIR, identify, verify (in-process)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from tests.conftest import lfw_image
+from tests.service.api.helpers import GREY
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(service_settings, tmp_path, monkeypatch) -> str:
+    """FACEVER_* variables pointing at the test models and a fresh SQLite file."""
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("FACEVER_MODELS_DIR", str(service_settings.models_dir))
+    monkeypatch.setenv("FACEVER_EMBEDDER", service_settings.embedder)
+    monkeypatch.setenv("FACEVER_DATABASE_URL", url)
+    return url
+
+
+def _run(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_db_upgrade_and_keys(env):
+    assert "head" in _run("db", "upgrade")
+    created = json.loads(_run("keys", "create", "--role", "admin", "--name", "ops"))
+    assert created["role"] == "admin" and created["key"].startswith("fv_")
+    listed = [json.loads(line) for line in _run("keys", "list").splitlines()]
+    assert [(k["id"], k["revoked"]) for k in listed] == [(created["id"], False)]
+    assert created["key"] not in _run("keys", "list")
+    _run("keys", "revoke", str(created["id"]))
+    assert json.loads(_run("keys", "list").splitlines()[0])["revoked"] is True
+    assert runner.invoke(app, ["keys", "revoke", "999"]).exit_code == 2
+    assert runner.invoke(app, ["keys", "create", "--role", "root"]).exit_code == 2
+
+
+def test_enrol_a_folder_then_identify_and_verify(env, tmp_path):
+    people = tmp_path / "people"
+    for name, numbers in {"Hans_Blix": (7, 8), "Jennifer_Garner": (1,)}.items():
+        (people / name).mkdir(parents=True)
+        for n in numbers:
+            shutil.copy(lfw_image(name, n), people / name)
+    (people / "Hans_Blix" / "blank.png").write_bytes(GREY)
+    result = runner.invoke(app, ["enrol", str(people)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "identities": 2, "enrolled": 3, "already_enrolled": 0, "rejected": 1}
+    assert "blank.png: no_face" in result.stderr
+    rerun = json.loads(_run("enrol", str(people)).splitlines()[-1])  # idempotent: same identities, duplicates
+    assert rerun == {"identities": 2, "enrolled": 0, "already_enrolled": 3, "rejected": 1}
+
+    top = json.loads(_run("identify", str(lfw_image("Jennifer_Garner", 1))))["candidates"][0]
+    assert top["name"] == "Jennifer Garner" and top["similarity"] == pytest.approx(1.0, abs=1e-4)
+    verdict = json.loads(_run("verify", str(lfw_image("Jennifer_Garner", 1)), "--identity",
+                              str(top["identity_id"]), "--threshold", "0.99"))
+    assert verdict["match"] is True
+    pair = json.loads(_run("verify", str(lfw_image("Hans_Blix", 7)), str(lfw_image("Hans_Blix", 7))))
+    assert pair["similarity"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_reembed_moves_the_gallery_to_a_new_model(env, service_settings, tmp_path, monkeypatch):
+    _run("keys", "list")  # migrates the embedded database
+    people = tmp_path / "people" / "Hans_Blix"
+    people.mkdir(parents=True)
+    shutil.copy(lfw_image("Hans_Blix", 7), people)
+    _run("enrol", str(people.parent))
+    # "a new model": the same weights under another name, so its similarities can be checked
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "detector").symlink_to(service_settings.models_dir / "detector")
+    (models / "next-model").symlink_to(service_settings.embedder_dir)
+    monkeypatch.setenv("FACEVER_MODELS_DIR", str(models))
+    monkeypatch.setenv("FACEVER_EMBEDDER", "next-model")
+    assert json.loads(_run("identify", str(lfw_image("Hans_Blix", 7))))["candidates"] == []
+    assert json.loads(_run("reembed").splitlines()[-1])["reembedded"] == 1
+    assert json.loads(_run("reembed").splitlines()[-1])["reembedded"] == 0  # re-runnable
+    top = json.loads(_run("identify", str(lfw_image("Hans_Blix", 7))))["candidates"][0]
+    assert top["name"] == "Hans Blix" and top["similarity"] > 0.98  # the crop went through JPEG once

@@ -1,0 +1,160 @@
+"""Enrol, identify, verify against an identity and delete, through HTTP on SQLite and Postgres.
+
+The placeholder embedder's similarities mean nothing across photos, so identity is only asserted
+where it is guaranteed: the very photo (or pixels) that was enrolled comes back first at ~1.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from PIL import Image
+
+from service.api.schemas import MAX_ID
+from tests.service.api.helpers import GREY, assert_error, lfw, side_by_side
+
+BLIX = [lfw("Hans_Blix", 7), lfw("Hans_Blix", 8)]
+GARNER = [lfw("Jennifer_Garner", 1), lfw("Jennifer_Garner", 3)]
+PEIRSOL = [lfw("Aaron_Peirsol", 1), lfw("Aaron_Peirsol", 3)]
+TWO_FACES = side_by_side(BLIX[0], GARNER[0])
+
+
+def _multipart(*images: bytes) -> list:
+    return [("images", (f"{i}.jpg", data, "image/jpeg")) for i, data in enumerate(images)]
+
+
+def _new_identity(admin, name: str) -> int:
+    return admin.post("/v1/identities", json={"name": name}).json()["id"]
+
+
+def _enrol(admin, identity_id: int, *images: bytes, **data):
+    return admin.post(f"/v1/identities/{identity_id}/faces", files=_multipart(*images), data=data)
+
+
+def _identify(client, image: bytes, **data) -> dict:
+    response = client.post("/v1/identify", files={"image": ("q.jpg", image, "image/jpeg")}, data=data)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def people(admin) -> dict[str, int]:
+    """Blix enrolled by multipart, Garner by base64 JSON: two faces each."""
+    blix = _new_identity(admin, "Hans Blix")
+    assert _enrol(admin, blix, *BLIX).status_code == 201
+    garner = _new_identity(admin, "Jennifer Garner")
+    encoded = [base64.b64encode(data).decode() for data in GARNER]
+    response = admin.post(f"/v1/identities/{garner}/faces", json={"images": encoded})
+    assert response.status_code == 201, response.text
+    return {"blix": blix, "garner": garner}
+
+
+def test_enrolment_stores_every_face(admin, people):
+    page = admin.get(f"/v1/identities/{people['garner']}/faces").json()
+    assert page["total"] == 2
+    assert {face["image_sha256"] for face in page["items"]} == {
+        __import__("hashlib").sha256(data).hexdigest() for data in GARNER
+    }
+    assert all(face["score"] > 0.9 and len(face["landmarks"]) == 5 for face in page["items"])
+    one = admin.get(f"/v1/identities/{people['garner']}/faces", params={"limit": 1, "offset": 1}).json()
+    assert one["total"] == 2 and [f["id"] for f in one["items"]] == [page["items"][1]["id"]]
+
+
+def test_identify_returns_the_enrolled_photo_first(client_role, people):
+    body = _identify(client_role, BLIX[0])
+    first = body["candidates"][0]
+    assert first["identity"]["id"] == people["blix"] and first["identity"]["name"] == "Hans Blix"
+    assert first["similarity"] == pytest.approx(1.0, abs=1e-4)
+    assert body["match"] is None and body["threshold"] is None  # the placeholder card has no threshold
+    assert len({c["identity"]["id"] for c in body["candidates"]}) == len(body["candidates"])  # one per identity
+    strict = _identify(client_role, BLIX[0], threshold="0.99", top_k="1")
+    assert len(strict["candidates"]) == 1 and strict["match"]["identity"]["id"] == people["blix"]
+
+
+def test_identify_all_faces_gives_one_answer_per_face(client_role, people):
+    body = _identify(client_role, TWO_FACES, all_faces="true")
+    # LFW photos also hold small background faces: each of those gets its own answer too
+    assert len(body["faces"]) >= 2
+    best = {answer["candidates"][0]["identity"]["id"] for answer in body["faces"]
+            if answer["candidates"][0]["similarity"] > 0.95}
+    assert best == {people["blix"], people["garner"]}
+
+
+def test_verify_against_an_identity(client_role, people):
+    response = client_role.post("/v1/verify", files={"image_a": ("a.jpg", GARNER[1], "image/jpeg")},
+                                data={"identity_id": str(people["garner"]), "threshold": "0.99"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["identity"]["id"] == people["garner"] and body["face_b"] is None
+    assert body["similarity"] == pytest.approx(1.0, abs=1e-4) and body["match"] is True
+
+
+def test_verify_against_identity_errors(admin, client_role, people):
+    image = {"image_a": ("a.jpg", GARNER[1], "image/jpeg")}
+    assert_error(client_role.post("/v1/verify", files=image, data={"identity_id": str(MAX_ID)}), 404, "not_found")
+    empty = _new_identity(admin, "No Faces Yet")
+    assert_error(client_role.post("/v1/verify", files=image, data={"identity_id": str(empty)}),
+                 409, "identity_without_faces")
+    both = {**image, "image_b": ("b.jpg", GARNER[0], "image/jpeg")}
+    assert_error(client_role.post("/v1/verify", files=both, data={"identity_id": str(empty)}),
+                 422, "validation_error")
+
+
+def test_enrolment_is_partial_and_says_why(admin, people):
+    identity = _new_identity(admin, "Mixed Bag")
+    response = _enrol(admin, identity, b"not an image", GREY, TWO_FACES, _small(PEIRSOL[0]), PEIRSOL[0])
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert [item["reason"] for item in body["results"]] == [
+        "invalid_image", "no_face", "multiple_faces", "face_too_small", None]
+    assert body["enrolled"] == 1 and body["rejected"] == 4 and body["results"][4]["status"] == "enrolled"
+
+    duplicate = assert_error(_enrol(admin, identity, PEIRSOL[0]), 409, "duplicate_image")
+    assert duplicate["error"]["details"]["results"][0]["face_id"] == body["results"][4]["face_id"]
+    assert_error(_enrol(admin, identity, GREY, b"junk"), 422, "enrolment_failed")
+    assert _enrol(admin, identity, TWO_FACES, pick_largest="true").status_code == 201
+    assert admin.get(f"/v1/identities/{identity}/faces").json()["total"] == 2  # nothing lost on the way
+
+
+@pytest.mark.parametrize(
+    "kwargs, status, code",
+    [
+        ({"files": {"image": ("a.jpg", b"x", "image/jpeg")}}, 422, "unexpected_field"),
+        ({"data": {"pick_largest": "true"}, "files": {}}, 415, "unsupported_media_type"),
+        ({"json": {"images": []}}, 422, "validation_error"),
+        ({"json": {"images": ["@@@"]}}, 400, "invalid_image"),
+        ({"files": _multipart(GREY), "data": {"pick_larges": "true"}}, 422, "validation_error"),
+    ],
+    ids=["wrong-field", "no-images", "empty-list", "bad-base64", "misspelt-flag"],
+)
+def test_bad_enrolment_requests(admin, people, kwargs, status, code):
+    assert_error(admin.post(f"/v1/identities/{people['blix']}/faces", **kwargs), status, code)
+
+
+def test_enrol_for_an_unknown_identity_is_a_404(admin):
+    assert_error(_enrol(admin, MAX_ID, PEIRSOL[0]), 404, "not_found")
+
+
+def test_deleted_faces_and_identities_are_no_longer_found(admin, client_role, people):
+    identity = _new_identity(admin, "Aaron Peirsol")
+    faces = _enrol(admin, identity, *PEIRSOL).json()["results"]
+    assert _identify(client_role, PEIRSOL[0])["candidates"][0]["face_id"] == faces[0]["face_id"]
+
+    assert_error(admin.delete(f"/v1/identities/{people['blix']}/faces/{faces[0]['face_id']}"), 404, "not_found")
+    assert admin.delete(f"/v1/identities/{identity}/faces/{faces[0]['face_id']}").status_code == 204
+    found = _identify(client_role, PEIRSOL[0], top_k="100")["candidates"]
+    assert faces[0]["face_id"] not in {c["face_id"] for c in found}
+
+    assert admin.delete(f"/v1/identities/{identity}").status_code == 204
+    found = _identify(client_role, PEIRSOL[0], top_k="100")["candidates"]
+    assert identity not in {c["identity"]["id"] for c in found}
+    assert {people["blix"], people["garner"]} <= {c["identity"]["id"] for c in found}  # others untouched
+
+
+def _small(data: bytes) -> bytes:
+    """The photo shrunk so that its face is detectable but under the enrolment minimum."""
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).resize((70, 70)).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()

@@ -1,0 +1,80 @@
+"""Identities CRUD through HTTP on SQLite and Postgres: pagination, filters, conflicts, coded errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.api.schemas import MAX_ID
+from tests.service.api.helpers import assert_error
+
+
+def _create(admin, name: str, **fields) -> dict:
+    response = admin.post("/v1/identities", json={"name": name, **fields})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_create_get_update_delete(admin):
+    created = _create(admin, "Ada Lovelace", external_id="emp-1", metadata={"team": "maths"})
+    assert created["name"] == "Ada Lovelace" and created["metadata"] == {"team": "maths"}
+    path = f"/v1/identities/{created['id']}"
+    assert admin.get(path).json() == created
+
+    patched = admin.patch(path, json={"metadata": {"team": "engines"}}).json()
+    assert patched["metadata"] == {"team": "engines"}
+    assert patched["name"] == "Ada Lovelace" and patched["external_id"] == "emp-1"  # untouched fields stay
+    cleared = admin.patch(path, json={"external_id": None}).json()
+    assert cleared["external_id"] is None
+
+    assert admin.delete(path).status_code == 204
+    assert_error(admin.get(path), 404, "not_found")
+    assert_error(admin.delete(path), 404, "not_found")
+
+
+def test_list_is_paginated_and_filtered(admin):
+    ids = [_create(admin, f"Pager {i}", external_id=f"pager-{i}")["id"] for i in range(5)]
+    first = admin.get("/v1/identities", params={"name": "pager", "limit": 2}).json()
+    second = admin.get("/v1/identities", params={"name": "PAGER", "limit": 2, "offset": 2}).json()
+    last = admin.get("/v1/identities", params={"name": "pager", "limit": 2, "offset": 4}).json()
+    assert first["total"] == second["total"] == last["total"] == 5
+    assert [item["id"] for page in (first, second, last) for item in page["items"]] == ids
+    only = admin.get("/v1/identities", params={"external_id": "pager-3"}).json()
+    assert [item["id"] for item in only["items"]] == [ids[3]]
+    assert admin.get("/v1/identities", params={"name": "nobody-has-this"}).json()["total"] == 0
+
+
+def test_external_id_is_unique(admin):
+    first = _create(admin, "One", external_id="dup-ext")
+    assert_error(admin.post("/v1/identities", json={"name": "Two", "external_id": "dup-ext"}), 409, "conflict")
+    other = _create(admin, "Other")
+    assert_error(admin.patch(f"/v1/identities/{other['id']}", json={"external_id": "dup-ext"}), 409, "conflict")
+    assert admin.get(f"/v1/identities/{first['id']}").json()["external_id"] == "dup-ext"
+
+
+@pytest.mark.parametrize(
+    "method, path, kwargs",
+    [
+        ("post", "/v1/identities", {"json": {"nmae": "typo"}}),
+        ("post", "/v1/identities", {"json": {"name": ""}}),
+        ("post", "/v1/identities", {"json": {"name": "x" * 256}}),
+        ("post", "/v1/identities", {"json": {"name": "nul\x00byte"}}),
+        ("post", "/v1/identities", {"json": {"name": "a", "metadata": [1, 2]}}),
+        ("post", "/v1/identities", {"json": {"name": "a", "metadata": {"big": "x" * 20000}}}),
+        ("post", "/v1/identities", {"content": b"{oops", "headers": {"content-type": "application/json"}}),
+        ("patch", "/v1/identities/1", {"json": {"name": None}}),
+        ("get", "/v1/identities/abc", {}),
+        ("get", f"/v1/identities/{MAX_ID + 1}", {}),
+        ("get", "/v1/identities", {"params": {"limit": 0}}),
+        ("get", "/v1/identities", {"params": {"offset": -1}}),
+        ("get", "/v1/identities", {"params": {"name": "a\x00b"}}),
+    ],
+    ids=["misspelt", "empty-name", "long-name", "nul", "metadata-list", "metadata-big", "bad-json",
+         "null-name", "id-not-int", "id-too-big", "limit-0", "offset-negative", "filter-nul"],
+)
+def test_bad_input_is_a_422(admin, method, path, kwargs):
+    assert_error(getattr(admin, method)(path, **kwargs), 422, "validation_error")
+
+
+def test_unknown_identity_is_a_404(admin):
+    assert_error(admin.patch(f"/v1/identities/{MAX_ID}", json={"name": "x"}), 404, "not_found")
+    assert_error(admin.get(f"/v1/identities/{MAX_ID}/faces"), 404, "not_found")

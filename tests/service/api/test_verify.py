@@ -1,0 +1,94 @@
+"""POST /v1/verify through HTTP: real LFW images, real MTCNN and ONNX Runtime, every bad input coded."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from tests.conftest import lfw_image
+from tests.service.api.helpers import GREY, assert_error
+
+PEIRSOL_1 = lfw_image("Aaron_Peirsol", 1).read_bytes()
+PEIRSOL_2 = lfw_image("Aaron_Peirsol", 3).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def settings(service_settings):
+    # image-pair verification needs no key set-up; auth has its own tests
+    return service_settings.model_copy(update={"auth": False})
+
+
+@pytest.fixture(scope="module")
+def client(settings):
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _files(a: bytes, b: bytes) -> dict:
+    return {"image_a": ("a.jpg", a, "image/jpeg"), "image_b": ("b.jpg", b, "image/jpeg")}
+
+
+def test_same_image_has_similarity_one_and_reports_both_faces(client):
+    response = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_1))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["similarity"] == pytest.approx(1.0, abs=1e-5)
+    for face in (body["face_a"], body["face_b"]):
+        assert len(face["box"]) == 4 and len(face["landmarks"]) == 5 and face["score"] > 0.9
+    # the placeholder model has no calibrated threshold, so no decision is claimed
+    assert body["threshold"] is None and body["match"] is None
+
+
+def test_json_base64_gives_the_same_answer_as_multipart(client):
+    multipart = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_2)).json()
+    encoded = {name: base64.b64encode(data).decode() for name, data in (("image_a", PEIRSOL_1), ("image_b", PEIRSOL_2))}
+    as_json = client.post("/v1/verify", json=encoded).json()
+    assert as_json["similarity"] == pytest.approx(multipart["similarity"], abs=1e-6)
+    assert as_json["face_a"] == multipart["face_a"]
+
+
+def test_threshold_override_decides_the_match(client):
+    response = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_1), data={"threshold": "0.5"})
+    assert response.json()["threshold"] == 0.5 and response.json()["match"] is True
+
+
+@pytest.mark.parametrize(
+    "request_kwargs, status, code",
+    [
+        ({"files": _files(b"this is not an image", PEIRSOL_1)}, 400, "invalid_image"),
+        ({"files": _files(PEIRSOL_1[: len(PEIRSOL_1) // 2], PEIRSOL_1)}, 400, "invalid_image"),
+        ({"files": _files(GREY, PEIRSOL_1)}, 422, "no_face"),
+        ({"files": {"image_a": ("a.jpg", PEIRSOL_1, "image/jpeg")}}, 422, "validation_error"),
+        ({"files": _files(PEIRSOL_1, PEIRSOL_1), "data": {"thresold": "0.3"}}, 422, "validation_error"),
+        ({"files": _files(PEIRSOL_1, PEIRSOL_1), "data": {"threshold": "high"}}, 422, "validation_error"),
+        ({"files": {**_files(PEIRSOL_1, PEIRSOL_1), "image_c": ("c.jpg", PEIRSOL_1, "image/jpeg")}}, 422, "unexpected_field"),
+        ({"json": {"image_a": "not base64!", "image_b": "x"}}, 400, "invalid_image"),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400, "invalid_request"),
+        ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 415, "unsupported_media_type"),
+    ],
+    ids=["text", "truncated", "no-face", "missing-image", "misspelt-field", "bad-threshold", "extra-file",
+         "bad-base64", "bad-json", "wrong-media-type"],
+)
+def test_bad_input_gets_a_coded_4xx(client, request_kwargs, status, code):
+    assert_error(client.post("/v1/verify", **request_kwargs), status, code)
+
+
+def test_oversized_upload_is_refused(settings):
+    small = settings.model_copy(update={"max_image_bytes": 5_000})
+    with TestClient(create_app(small)) as client:
+        assert_error(client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_1)), 413, "image_too_large")
+
+
+def test_unknown_route_and_method_use_the_envelope(client):
+    assert_error(client.get("/v1/nope"), 404, "not_found")
+    assert_error(client.get("/v1/verify"), 405, "method_not_allowed")
+
+
+def test_health_ready_and_openapi(client):
+    assert client.get("/v1/health").json() == {"status": "ok"}
+    assert client.get("/v1/ready").json()["ready"] is True
+    spec = client.get("/openapi.json").json()
+    assert set(spec["paths"]["/v1/verify"]["post"]["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
