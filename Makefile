@@ -1,0 +1,44 @@
+# facever developer entry points. `make test` and `make serve` work on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EMBEDDER ?= resnet20-random
+
+.PHONY: install install-dev test serve models placeholder-model bench clean
+
+# The service alone: no torch.
+$(VENV)/.service: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+# Service + training + test tools. facenet-pytorch pins torch 2.2, so it goes in without its deps
+# (we only use its MTCNN weights and, in tests, its reference cascade).
+$(VENV)/.dev: $(VENV)/.service
+	$(PY) -m pip install -q -e '.[train,dev]'
+	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
+	touch $@
+
+install: $(VENV)/.service
+install-dev: $(VENV)/.dev
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q
+
+# Until a trained default model is shipped (issue 6), the service runs on a random-init placeholder
+# that is built locally: its similarities are meaningless, it only exercises the plumbing.
+models/resnet20-random/model.onnx: | $(VENV)/.dev
+	$(PY) -m training.export.embedder --random --out models/resnet20-random --seed 0
+
+placeholder-model: models/resnet20-random/model.onnx
+
+# Regenerate the committed MTCNN ONNX files from the weights inside the facenet-pytorch wheel.
+models: $(VENV)/.dev
+	$(PY) -m training.export.mtcnn --out models/detector
+
+bench: $(VENV)/.dev placeholder-model
+	$(PY) benchmarks/pipeline_stages.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache
