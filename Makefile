@@ -33,6 +33,10 @@ models/resnet20-random/model.onnx: | $(VENV)/.dev
 
 placeholder-model: models/resnet20-random/model.onnx
 
+# The embedded default: SQLite in data/, in-process FAISS, the models in models/.
+serve: $(VENV)/.service models/$(EMBEDDER)/model.onnx
+	FACEVER_EMBEDDER=$(EMBEDDER) $(VENV)/bin/facever serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
+
 # Regenerate the committed MTCNN ONNX files from the weights inside the facenet-pytorch wheel.
 models: $(VENV)/.dev
 	$(PY) -m training.export.mtcnn --out models/detector
