@@ -11,15 +11,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import machine, percentiles, write_json, write_section  # noqa: E402
-from service.config import REPO_ROOT, Settings  # noqa: E402
-from service.vision.align import align_face  # noqa: E402
-from service.vision.pipeline import FacePipeline  # noqa: E402
+from benchmarks.report import machine, percentiles, write_json, write_section
+from service.config import REPO_ROOT, Settings
+from service.vision.align import align_face
+from service.vision.pipeline import FacePipeline
 
 LFW_DIR = REPO_ROOT.parent / "shared" / "data" / "lfw" / "lfw-deepfunneled"
 STAGES = ("decode", "detect", "align", "embed")
@@ -28,7 +27,7 @@ STAGES = ("decode", "detect", "align", "embed")
 def lfw_sample(count: int) -> list[Path]:
     """The first image of the first `count` LFW people (sorted): deterministic."""
     people = sorted(p for p in LFW_DIR.iterdir() if p.is_dir())[:count]
-    return [sorted(person.glob("*.jpg"))[0] for person in people]
+    return [min(person.glob("*.jpg")) for person in people]
 
 
 def measure(pipeline: FacePipeline, paths: list[Path]) -> dict[str, list[float]]:

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="facever: face verification and identification.", no_args_is_help=True)
 
 ImageArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="image file")]
-EmbedderOpt = Annotated[Optional[str], typer.Option(help="model folder under models/ (FACEVER_EMBEDDER)")]
-PolicyOpt = Annotated[Optional[str], typer.Option(help="largest | centre | all (FACEVER_FACE_POLICY)")]
+EmbedderOpt = Annotated[str | None, typer.Option(help="model folder under models/ (FACEVER_EMBEDDER)")]
+PolicyOpt = Annotated[str | None, typer.Option(help="largest | centre | all (FACEVER_FACE_POLICY)")]
 
 
 def _settings(embedder: str | None = None, policy: str | None = None) -> Settings:
@@ -66,7 +66,7 @@ def embed(
     image: ImageArg,
     embedder: EmbedderOpt = None,
     policy: PolicyOpt = None,
-    out: Annotated[Optional[Path], typer.Option(help="write the vector(s) to this .npy file")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the vector(s) to this .npy file")] = None,
 ) -> None:
     """Embed the face(s) of IMAGE; print JSON (or write a .npy with --out)."""
     from service.vision.pipeline import FacePipeline
@@ -245,9 +245,9 @@ def enrol(
 @app.command()
 def verify(
     image_a: ImageArg,
-    image_b: Annotated[Optional[Path], typer.Argument(exists=True, dir_okay=False, help="second image")] = None,
-    identity: Annotated[Optional[int], typer.Option(help="verify IMAGE_A against this identity id")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="overrides the model card's threshold")] = None,
+    image_b: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, help="second image")] = None,
+    identity: Annotated[int | None, typer.Option(help="verify IMAGE_A against this identity id")] = None,
+    threshold: Annotated[float | None, typer.Option(help="overrides the model card's threshold")] = None,
 ) -> None:
     """Same person? IMAGE_A against IMAGE_B, or against an enrolled --identity."""
     if (image_b is None) == (identity is None):

@@ -39,12 +39,12 @@ class FacePipeline:
         self,
         detector: MTCNNDetector,
         embedder: Embedder | None,
-        limits: ImageLimits = ImageLimits(),
+        limits: ImageLimits | None = None,
         policy: FacePolicy = "largest",
     ) -> None:
         self.detector = detector
         self.embedder = embedder
-        self.limits = limits
+        self.limits = limits or ImageLimits()
         self.policy = policy
 
     @classmethod

@@ -36,7 +36,7 @@ async def verify(request: Request) -> VerifyResult:
 
     def run() -> VerifyResult:
         face_a = pipeline.embed_one(image_a, params.face_policy)
-        result = dict(model=card.name, threshold=threshold, face_a=FaceOut.of(face_a.face))
+        result = {"model": card.name, "threshold": threshold, "face_a": FaceOut.of(face_a.face)}
         if image_b is not None:
             face_b = pipeline.embed_one(image_b, params.face_policy)
             similarity = float(np.dot(face_a.embedding, face_b.embedding))

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
-from sqlalchemy.exc import OperationalError
 
 from service.app import create_app
 from service.config import Settings
 from service.db import migrate
-from tests.service.db.databases import POSTGRES_URL
+from tests.service.db.databases import postgres_schema
 
 ADMIN_KEY = "admin-key-for-tests"
 CLIENT_KEY = "client-key-for-tests"
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A URL on a new, empty Postgres schema, dropped afterwards (a module-scoped postgres_url)."""
-    schema = f"facever_api_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL)
-    try:
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except OperationalError as error:
-        pytest.fail(f"Postgres not reachable at {POSTGRES_URL} (set FACEVER_TEST_DATABASE_URL): {error}")
-    url = make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -45,7 +22,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('api-db') / 'facever.db'}"
         return
-    with postgres_schema() as url:
+    with postgres_schema("facever_api") as url:
         migrate.upgrade(url)
         yield url
 
