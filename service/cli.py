@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import numpy as np
 import typer
 
+from service.api.schemas import FaceOut
 from service.config import Settings
 from service.errors import ErrorCode, FaceverError
 
@@ -35,14 +36,6 @@ def _settings(embedder: str | None = None, policy: str | None = None) -> Setting
     return Settings(**{key: value for key, value in overrides.items() if value is not None})
 
 
-def _face_json(face) -> dict:
-    return {
-        "box": [round(float(v), 2) for v in face.box],
-        "score": round(float(face.score), 5),
-        "landmarks": [[round(float(x), 2), round(float(y), 2)] for x, y in face.landmarks],
-    }
-
-
 def _fail(error: FaceverError) -> None:
     typer.echo(json.dumps({"error": {"code": error.code.value, "message": error.message}}), err=True)
     raise typer.Exit(code=2)
@@ -58,7 +51,7 @@ def detect(image: ImageArg, policy: PolicyOpt = "all") -> None:
         aligned = pipeline.align(pipeline.decode(image.read_bytes()))
     except FaceverError as error:
         _fail(error)
-    typer.echo(json.dumps({"faces": [_face_json(item.face) for item in aligned]}, indent=2))
+    typer.echo(json.dumps({"faces": [FaceOut.of(item.face).model_dump() for item in aligned]}, indent=2))
 
 
 @app.command()
@@ -78,7 +71,7 @@ def embed(
         _fail(error)
     if out is not None:
         np.save(out, np.stack([face.embedding for face in faces]) if faces else np.zeros((0, 0), np.float32))
-    payload = [{**_face_json(face.face), "embedding": None if out else face.embedding.round(6).tolist()} for face in faces]
+    payload = [{**FaceOut.of(face.face).model_dump(), "embedding": None if out else face.embedding.round(6).tolist()} for face in faces]
     typer.echo(json.dumps({"model": pipeline.embedder.card.name, "faces": payload}))
 
 
