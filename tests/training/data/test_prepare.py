@@ -1,0 +1,100 @@
+"""prepare: counts, failures, crops identical to the service pipeline, determinism, resume, shard size."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.config import Settings
+from service.vision.image_io import read_image
+from service.vision.pipeline import FacePipeline
+from tests.training.data.conftest import BROKEN, IDENTITIES, PER_IDENTITY, SHARD_MB, copy_of
+from training.data.prepare import PrepareReport, main, prepare
+from training.data.shards import CROP_SHAPE, MIB, load_shard, read_manifest, shard_capacity, verify_shards
+
+
+def _shard_bytes(data_dir: Path) -> list[bytes]:
+    return [path.read_bytes() for path in sorted(data_dir.glob("shard-*.npy"))]
+
+
+def test_counts_failures_and_labels(prepared: tuple[Path, PrepareReport]) -> None:
+    out, report = prepared
+    faces = len(IDENTITIES) * PER_IDENTITY
+    assert (report.images, report.aligned, report.no_face, report.unreadable) == (faces + 2, faces, 1, 1)
+    assert (report.identities, report.shards, report.skipped) == (len(IDENTITIES), 3, 0)
+    manifest = read_manifest(out)
+    assert manifest.complete and manifest.identities == [*IDENTITIES, BROKEN]
+    assert [(f.path, f.kind) for f in manifest.failures] == [
+        (f"{IDENTITIES[-1]}/grey.jpg", "no_face"), (f"{BROKEN}/corrupt.jpg", "unreadable")]
+    arrays = [load_shard(out, shard) for shard in manifest.shards]
+    crops = np.concatenate([c for c, _ in arrays])
+    labels = np.concatenate([lab for _, lab in arrays])
+    assert crops.dtype == np.uint8 and crops.shape == (faces, *CROP_SHAPE)
+    assert labels.dtype == np.int32 and labels.tolist() == np.repeat(np.arange(len(IDENTITIES)), PER_IDENTITY).tolist()
+
+
+def test_crops_are_the_service_pipelines(prepared: tuple[Path, PrepareReport], source_dir: Path) -> None:
+    out, _ = prepared
+    first = min((source_dir / IDENTITIES[0]).iterdir())
+    pipeline = FacePipeline.from_settings(Settings(), with_embedder=False)
+    expected = pipeline.align(read_image(first), "centre")[0].crop
+    np.testing.assert_array_equal(load_shard(out, read_manifest(out).shards[0])[0][0], expected)
+
+
+def test_cli_in_one_process_gives_identical_bytes(prepared: tuple[Path, PrepareReport], source_dir: Path,
+                                                   tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, _ = prepared
+    assert main([str(source_dir), str(tmp_path), "--workers", "1", "--shard-mb", str(SHARD_MB)]) == 0
+    assert json.loads(capsys.readouterr().out)["aligned"] == len(IDENTITIES) * PER_IDENTITY
+    assert _shard_bytes(tmp_path) == _shard_bytes(out)
+    assert (tmp_path / "manifest.json").read_bytes() == (out / "manifest.json").read_bytes()
+
+
+def test_rerun_of_a_finished_folder_does_nothing(prepared: tuple[Path, PrepareReport], source_dir: Path,
+                                                 tmp_path: Path) -> None:
+    out, first = prepared
+    data = copy_of(out, tmp_path)
+    again = prepare(source_dir, data, workers=1, shard_mb=SHARD_MB)
+    assert again.skipped == again.images and (again.aligned, again.shards) == (first.aligned, first.shards)
+
+
+def test_resume_after_losing_the_last_shard(prepared: tuple[Path, PrepareReport], source_dir: Path,
+                                            tmp_path: Path) -> None:
+    out, first = prepared
+    data = copy_of(out, tmp_path)
+    manifest = read_manifest(data)
+    manifest.shards[-1].files(data)[0].unlink()  # as if the run died while writing it
+    resumed = prepare(source_dir, data, workers=1, shard_mb=SHARD_MB)
+    assert resumed.skipped == manifest.shards[-2].next_item  # only the lost shard's images were redone
+    assert (resumed.aligned, resumed.no_face, resumed.unreadable) == (first.aligned, first.no_face, first.unreadable)
+    assert _shard_bytes(data) == _shard_bytes(out)
+    assert (data / "manifest.json").read_bytes() == (out / "manifest.json").read_bytes()
+
+
+def test_refuses_to_resume_with_other_settings(prepared: tuple[Path, PrepareReport], source_dir: Path,
+                                               tmp_path: Path) -> None:
+    data = copy_of(prepared[0], tmp_path)
+    with pytest.raises(ValueError, match="other inputs or settings"):
+        prepare(source_dir, data, workers=1, shard_mb=1)
+
+
+def test_shards_stay_within_shard_mb(prepared: tuple[Path, PrepareReport]) -> None:
+    out, _ = prepared
+    assert all(0 < path.stat().st_size <= SHARD_MB * MIB for path in out.glob("shard-*.crops.npy"))
+    assert shard_capacity(48) == 1560  # the default: 48 MiB shards of 112x96x3 crops
+    with pytest.raises(ValueError):
+        shard_capacity(64)
+
+
+def test_verify_shards_catches_a_changed_byte(prepared: tuple[Path, PrepareReport], tmp_path: Path) -> None:
+    verify_shards(prepared[0])
+    data = copy_of(prepared[0], tmp_path)
+    path = read_manifest(data).shards[1].files(data)[0]
+    blob = bytearray(path.read_bytes())
+    blob[-1] ^= 1
+    path.write_bytes(bytes(blob))
+    with pytest.raises(ValueError, match="shard-00001"):
+        verify_shards(data)
