@@ -1,0 +1,67 @@
+"""`python -m training.evaluate lfw|pairs ...`: embed with a served model, print and write JSON + ROC PNG."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from service.config import REPO_ROOT, Settings
+from service.vision.pipeline import FacePipeline
+from training.evaluation.features import embed_images
+from training.evaluation.pairs import PairList, lfw_pairs, read_pair_list
+from training.evaluation.protocol import PairReport, pair_report, present_pairs, summary
+from training.evaluation.roc_plot import plot_roc
+
+DEFAULT_LFW = REPO_ROOT.parent / "shared" / "data" / "lfw"
+DEFAULT_CACHE = REPO_ROOT / ".cache" / "evaluation"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--embedder", help="folder under models_dir (default: FACEVER_EMBEDDER / settings)")
+    common.add_argument("--models-dir", type=Path, help="default: FACEVER_MODELS_DIR / the repo's models/")
+    common.add_argument("--pairs", type=int, help="quick subset: the first N same and N different pairs per fold")
+    common.add_argument("--folds", type=int, help="with --pairs: only the first K folds")
+    common.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "evaluation", help="folder for JSON + PNG")
+    common.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="aligned-crop cache ('' to disable)")
+    common.add_argument("--workers", type=int, default=1, help="alignment threads")
+    sub = parser.add_subparsers(dest="protocol", required=True)
+    lfw = sub.add_parser("lfw", parents=[common], help="LFW pairs.txt, 10 folds")
+    lfw.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW, help="holds pairs.txt and lfw-deepfunneled/")
+    generic = sub.add_parser("pairs", parents=[common], help="a CSV/TSV list path_a,path_b,same[,fold]")
+    generic.add_argument("list", type=Path)
+    generic.add_argument("--root", type=Path, help="folder relative image paths start from (default: the list's)")
+    return parser
+
+
+def load_pairs(args: argparse.Namespace) -> tuple[str, PairList]:
+    if args.protocol == "lfw":
+        return "lfw", lfw_pairs(args.lfw_dir / "pairs.txt", args.lfw_dir / "lfw-deepfunneled")
+    return args.list.stem, read_pair_list(args.list, args.root)
+
+
+def run(args: argparse.Namespace) -> PairReport:
+    """Evaluate the pair list the arguments name; writes <out>/<dataset>-<model>.json and -roc.png."""
+    dataset, listed = load_pairs(args)
+    if args.pairs:
+        listed = listed.first_per_fold(args.pairs, args.folds)
+    pairs, missing = present_pairs(listed)
+    overrides = {key: value for key, value in (("embedder", args.embedder), ("models_dir", args.models_dir)) if value}
+    settings = Settings(**overrides)
+    pipeline = FacePipeline.from_settings(settings)
+    cache_dir = args.cache_dir if str(args.cache_dir) else None
+    features = embed_images(pairs.unique_paths(), pipeline, args.workers, cache_dir)
+    report = pair_report(dataset, settings.embedder, pairs, features, missing, len(listed) - len(pairs))
+    stem = args.out / f"{dataset}-{settings.embedder}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    plot_roc({settings.embedder: report.result}, stem.with_name(stem.name + "-roc.png"), title=f"{dataset} ROC")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    report = run(build_parser().parse_args(argv))
+    print(summary(report))
+    return 0
