@@ -1,0 +1,1 @@
+"""Tests of training.losses: each base, RegularFace, IAM, center loss and their sum."""
