@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Retrain an embedder from one recipe: prepare -> train -> export -> evaluate on LFW -> install.
+#
+#   scripts/retrain.sh CONFIG [SRC_DIR ...]      (or: facever retrain CONFIG [SRC_DIR ...])
+#
+# SRC_DIR: per-identity image folder(s) (default: ../shared/data/celeba/faces). Every step resumes:
+# prepare skips finished shards, train continues from the run's newest checkpoint. The LFW evaluation
+# runs the exported ONNX model through the service's own pipeline, and its accuracy and thresholds go
+# into the installed model card. Under torchrun, set TRAIN="torchrun --nproc_per_node 8 -m training.train".
+set -euo pipefail
+
+if [[ $# -lt 1 ]]; then
+    echo "usage: $0 CONFIG [SRC_DIR ...]" >&2
+    exit 2
+fi
+CONFIG=$1
+shift
+SOURCES=("$@")
+[[ ${#SOURCES[@]} -gt 0 ]] || SOURCES=(../shared/data/celeba/faces)
+TRAIN=${TRAIN:-python -m training.train}
+MODELS_DIR=${FACEVER_MODELS_DIR:-models}
+
+eval "$(python -m training.config "$CONFIG")"  # NAME, DATA_DIR, RUN_DIR, CHECKPOINT_DIR
+
+echo "== prepare ${SOURCES[*]} -> $DATA_DIR"
+facever prepare "${SOURCES[@]}" "$DATA_DIR"
+
+echo "== train $CONFIG"
+$TRAIN --config "$CONFIG"
+CHECKPOINT=$(find "$CHECKPOINT_DIR" -name 'step_*.pt' | sort | tail -n 1)
+
+echo "== export $CHECKPOINT, evaluate it on LFW through the service pipeline"
+facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$RUN_DIR/export/$NAME"
+facever evaluate lfw --models-dir "$RUN_DIR/export" --embedder "$NAME" --out "$RUN_DIR/eval"
+
+echo "== install into $MODELS_DIR/$NAME (card with LFW metrics and calibrated thresholds)"
+facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$MODELS_DIR/$NAME" --report "$RUN_DIR/eval/lfw-$NAME.json"
+echo "installed $MODELS_DIR/$NAME; select it with: export FACEVER_EMBEDDER=$NAME  (then facever serve / facever reembed)"

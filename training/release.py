@@ -1,0 +1,62 @@
+"""From a training checkpoint to a servable model folder: ONNX + a model card carrying the recipe and metrics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from service.vision.model_card import Metrics, ModelCard, Thresholds, TrainingRecipe
+from training.checkpoint import load_checkpoint
+from training.export.embedder import export_embedder
+from training.nets import ResNet20, build_embedder
+from training.sep import sep_statistics
+
+FAR_KEYS = {1e-3: "far_1e-3", 1e-4: "far_1e-4"}
+
+
+def load_backbone(checkpoint: Path) -> tuple[ResNet20, dict[str, Any]]:
+    """The checkpoint's ResNet20 (eval mode, CPU) and the whole checkpoint payload."""
+    ckpt = load_checkpoint(checkpoint)
+    net = build_embedder(batch_norm=ckpt["config"]["batch_norm"])
+    net.load_state_dict(ckpt["backbone"])
+    return net.eval(), ckpt
+
+
+def recipe_of(ckpt: dict[str, Any]) -> TrainingRecipe:
+    """The card's training section from the config and progress saved with the weights."""
+    cfg, progress = ckpt["config"], ckpt["progress"]
+    loss = cfg["loss"]
+    epochs = progress.epoch + progress.batch_in_epoch / ckpt["steps_per_epoch"]
+    return TrainingRecipe.model_validate({
+        "data": cfg["data"]["dir"], "base_loss": loss["base"], "lambda": loss["lambda_"], "beta": loss["beta"],
+        "epochs": round(epochs, 3), "seed": cfg["seed"],
+        "notes": (f"recipe {cfg['name']}: s={loss['s']} m={loss['m']}, batch {cfg['batch_size']}, "
+                  f"{progress.step} steps, lr {cfg['optim']['lr']} ({cfg['schedule']['kind']}), amp {cfg['amp']}"),
+    })
+
+
+def metrics_of(ckpt: dict[str, Any], report: dict[str, Any] | None) -> tuple[Metrics, Thresholds]:
+    """Sep of the trained W, plus accuracy/TAR and thresholds from an evaluation report (PairReport JSON)."""
+    sep = sep_statistics(ckpt["loss"]["head.weight"])
+    if report is None:
+        return Metrics(sep_mean=sep.mean, sep_std=sep.std), Thresholds()
+    result = report["result"]
+    points = {p["far"]: p for p in result["tar_at_far"]}
+    metrics = Metrics(lfw_mean=result["mean_accuracy"], lfw_std=result["std_accuracy"], sep_mean=sep.mean,
+                      sep_std=sep.std, tar_at_far={f"{far:g}": p["tar"] for far, p in points.items()})
+    thresholds = Thresholds.model_validate({
+        "best_accuracy": result["best_threshold"]["value"],
+        **{key: points[far]["threshold"] for far, key in FAR_KEYS.items() if far in points},
+        "calibrated_on": f"{report['dataset']}: {result['n_pairs']} pairs, all folds",
+    })
+    return metrics, thresholds
+
+
+def export_checkpoint(checkpoint: Path, out_dir: Path, *, name: str, version: str = "0.1.0",
+                      report: Path | None = None) -> ModelCard:
+    """Export the checkpoint's backbone with export_embedder (parity-checked) and a card with its recipe."""
+    net, ckpt = load_backbone(checkpoint)
+    metrics, thresholds = metrics_of(ckpt, json.loads(report.read_text()) if report else None)
+    return export_embedder(net, out_dir, name=name, version=version, training=recipe_of(ckpt),
+                           metrics=metrics, thresholds=thresholds)

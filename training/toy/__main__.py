@@ -1,0 +1,50 @@
+"""`python -m training.toy all [--seeds 3] [--quick]`: run both MNIST reproductions, write plots and the doc section."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from service.config import REPO_ROOT
+from training.toy import experiments as ex
+from training.toy.plots import Panel, plane_panels, sphere_panels
+from training.toy.report import IAM_PLOT, RF_PLOT, RunInfo, mnist_section, write_section
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m training.toy", description=__doc__)
+    parser.add_argument("command", choices=["all"])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="narrower IAM CNN and fewer epochs (CPU budget)")
+    parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs", help="folder of reproduction.md")
+    args = parser.parse_args(argv)
+    torch.use_deterministic_algorithms(True)
+    started = time.perf_counter()
+
+    iam_settings, rf_settings = ex.iam_settings(args.quick), ex.rf_settings(args.quick)
+    iam = ex.run_iam(iam_settings, args.seeds)
+    rf = ex.run_regularface(rf_settings, args.seeds)
+
+    (args.docs / "reproduction").mkdir(parents=True, exist_ok=True)
+    first = [(r.row.name, r.runs[0]) for r in iam]
+    sphere_panels([Panel(name, run.test_features, run.test_labels) for name, run in first], args.docs / IAM_PLOT)
+    panels = [
+        Panel(r.row.name, r.runs[0].test_features, r.runs[0].test_labels,
+              r.runs[0].centers if r.row.centres == "centers" else r.runs[0].class_weight)
+        for r in rf
+    ]  # fmt: skip
+    plane_panels(panels, args.docs / RF_PLOT, rf_settings.digits)
+
+    command = "python -m training.toy " + shlex.join(argv if argv is not None else sys.argv[1:])
+    info = RunInfo(command, args.seeds, args.quick, (time.perf_counter() - started) / 60)
+    write_section(args.docs / "reproduction.md", mnist_section(info, (iam, iam_settings), (rf, rf_settings)))
+    print(f"wrote {args.docs / 'reproduction.md'} in {info.minutes:.1f} min")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""One seeded toy training run: a net + the project's FaceLoss, Adam with cosine decay, test features and accuracy."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from training.losses import FaceLoss, LossConfig
+from training.toy.data import Split
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    epochs: float
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    max_steps: int | None = None  # caps the run (tests); None = epochs × batches per epoch
+
+
+@dataclass
+class RunResult:
+    losses: list[float]  # total loss of every step
+    test_features: Tensor  # (N, D) raw features of the test split
+    test_labels: Tensor
+    accuracy: float  # % of test samples whose largest head cosine is their class
+    class_weight: Tensor  # (C, D) the head's W rows (class centres of the angular losses)
+    centers: Tensor | None  # center loss's learned centres, when it is on
+
+
+@torch.no_grad()
+def embed(net: nn.Module, images: Tensor, batch_size: int = 1000) -> Tensor:
+    net.eval()
+    return torch.cat([net(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def train_run(
+    make_net: Callable[[], nn.Module],
+    loss_config: LossConfig,
+    train: Split,
+    test: Split,
+    fit: FitConfig,
+    seed: int,
+    desc: str = "train",
+) -> RunResult:
+    """Train from `seed` (net init, head init and batch order all follow it) and evaluate on `test`."""
+    torch.manual_seed(seed)
+    net = make_net()
+    num_classes = int(train.labels.max()) + 1
+    feature_dim = int(net(train.images[:2]).shape[1])
+    loss_fn = FaceLoss(feature_dim, num_classes, loss_config)
+    params = [*net.parameters(), *loss_fn.parameters()]
+    optimizer = torch.optim.Adam(params, lr=fit.lr, weight_decay=fit.weight_decay)
+    per_epoch = math.ceil(len(train) / fit.batch_size)
+    total = fit.max_steps or math.ceil(fit.epochs * per_epoch)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total)
+    generator = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    order = torch.empty(0, dtype=torch.long)
+    net.train()
+    loss_fn.train()
+    for step in tqdm(range(total), desc=desc, leave=False):
+        if step % per_epoch == 0:
+            order = torch.randperm(len(train), generator=generator)
+        batch = order[(step % per_epoch) * fit.batch_size :][: fit.batch_size]
+        terms = loss_fn(net(train.images[batch]), train.labels[batch], epoch=step / per_epoch)
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        optimizer.step()
+        loss_fn.after_step()
+        schedule.step()
+        losses.append(float(terms.total.detach()))
+    features = embed(net, test.images)
+    loss_fn.eval()
+    cosines = loss_fn.head(features, test.labels).cosines
+    accuracy = 100.0 * float((cosines.argmax(dim=1) == test.labels).float().mean())
+    centers = loss_fn.center.centers.clone() if loss_fn.center is not None else None
+    return RunResult(losses, features, test.labels, accuracy, loss_fn.head.weight.detach().clone(), centers)
