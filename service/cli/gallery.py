@@ -1,0 +1,167 @@
+"""Gallery commands: enrol a folder, identify, verify against the gallery, re-embed."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from service.cli.common import ImageArg, app, fail, open_gallery
+from service.config import Settings
+from service.errors import ErrorCode, FaceverError
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+_ENROL_BATCH = 16  # images per gallery write: bounds memory and keeps progress moving
+
+
+@app.command()
+def enrol(
+    directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="one sub-folder per person")],
+    pick_largest: Annotated[bool, typer.Option(help="enrol the largest face of images with several")] = False,
+) -> None:
+    """Enrol DIRECTORY/<person>/*.jpg: one identity per sub-folder (its name is the external_id)."""
+    from tqdm import tqdm
+
+    from service.api.enrolment import enrol_images
+    from service.db.engine import write_session
+    from service.gallery import repository
+
+    people = {
+        folder: sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for folder in sorted(directory.iterdir())
+        if folder.is_dir()
+    }
+    settings = Settings()
+    counts, failures = Counter[str](), []
+    with open_gallery(settings) as (pipeline, gallery), tqdm(total=sum(map(len, people.values())), unit="img") as bar:
+        for folder, paths in people.items():
+            with write_session(gallery.session_factory) as session:
+                found = repository.list_identities(session, limit=1, external_id=folder.name).items
+                identity = (
+                    found[0]
+                    if found
+                    else repository.create_identity(session, folder.name.replace("_", " "), external_id=folder.name)
+                )
+            for start in range(0, len(paths), _ENROL_BATCH):
+                batch = paths[start : start + _ENROL_BATCH]
+                results = enrol_images(
+                    pipeline, gallery, settings, identity.id, [p.read_bytes() for p in batch], pick_largest
+                )
+                for item in results:  # a duplicate was enrolled by an earlier run: not a failure
+                    counts[item.status if item.reason != "duplicate_image" else "already_enrolled"] += 1
+                failures += [
+                    (batch[item.index], item.reason)
+                    for item in results
+                    if item.status == "rejected" and item.reason != "duplicate_image"
+                ]
+                bar.update(len(batch))
+    for path, reason in failures:
+        typer.echo(f"not enrolled: {path}: {reason}", err=True)
+    typer.echo(
+        json.dumps(
+            {
+                "identities": len(people),
+                "enrolled": counts["enrolled"],
+                "already_enrolled": counts["already_enrolled"],
+                "rejected": len(failures),
+            }
+        )
+    )
+    if failures and not (counts["enrolled"] or counts["already_enrolled"]):
+        raise typer.Exit(code=1)
+
+
+@app.command()
+def verify(
+    image_a: ImageArg,
+    image_b: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, help="second image")] = None,
+    identity: Annotated[int | None, typer.Option(help="verify IMAGE_A against this identity id")] = None,
+    threshold: Annotated[float | None, typer.Option(help="overrides the model card's threshold")] = None,
+) -> None:
+    """Same person? IMAGE_A against IMAGE_B, or against an enrolled --identity."""
+    if (image_b is None) == (identity is None):
+        raise typer.BadParameter("give IMAGE_B or --identity (one of them)")
+    settings = Settings()
+    try:
+        with open_gallery(settings) as (pipeline, gallery):
+            face = pipeline.embed_one(image_a.read_bytes())
+            if image_b is not None:
+                similarity = float(np.dot(face.embedding, pipeline.embed_one(image_b.read_bytes()).embedding))
+            else:
+                best = gallery.match_identity(identity, face.embedding)
+                if best is None:
+                    raise FaceverError(ErrorCode.identity_without_faces, f"identity {identity} has no faces")
+                similarity = best.similarity
+    except FaceverError as error:
+        fail(error)
+    card = pipeline.embedder.card
+    threshold = threshold if threshold is not None else card.thresholds.best_accuracy
+    match = None if threshold is None else similarity >= threshold
+    typer.echo(
+        json.dumps({"similarity": round(similarity, 6), "threshold": threshold, "match": match, "model": card.name})
+    )
+
+
+@app.command()
+def identify(
+    image: ImageArg,
+    top_k: Annotated[int, typer.Option(min=1, max=100, help="candidates to show")] = 5,
+) -> None:
+    """Who is the (largest) face of IMAGE among the enrolled identities? Candidates as JSON."""
+    try:
+        with open_gallery(Settings()) as (pipeline, gallery):
+            candidates = gallery.search(pipeline.embed_one(image.read_bytes()).embedding, top_k)
+    except FaceverError as error:
+        fail(error)
+    typer.echo(
+        json.dumps(
+            {
+                "candidates": [
+                    {
+                        "identity_id": c.identity_id,
+                        "name": c.name,
+                        "similarity": round(c.similarity, 6),
+                        "face_id": c.face_id,
+                    }
+                    for c in candidates
+                ]
+            }
+        )
+    )
+
+
+@app.command()
+def reembed(batch: Annotated[int, typer.Option(min=1, help="faces per embedding run")] = 64) -> None:
+    """Embed the stored crops of other models' faces with the active model (FACEVER_EMBEDDER); re-runnable."""
+    from PIL import Image
+    from tqdm import tqdm
+
+    from service.gallery import repository
+    from service.gallery.repository import NewFace
+
+    added, skipped, after = 0, 0, 0
+    with open_gallery(Settings()) as (pipeline, gallery), tqdm(unit="face") as bar:
+        while True:
+            with gallery.session_factory() as session:
+                rows = repository.faces_to_reembed(session, gallery.embedder, after, batch)
+            if not rows:
+                break
+            after = rows[-1].id
+            crops = np.stack([np.asarray(Image.open(io.BytesIO(row.crop_jpeg)).convert("RGB")) for row in rows])
+            by_identity: dict[int, list[NewFace]] = {}
+            for row, vector in zip(rows, pipeline.embedder.embed(crops)):
+                by_identity.setdefault(row.identity_id, []).append(
+                    NewFace(vector, row.det_score, row.box, row.landmarks, row.crop_jpeg, row.image_sha256)
+                )
+            for identity_id, faces in by_identity.items():
+                try:
+                    added += sum(not item.duplicate for item in gallery.enrol(identity_id, faces))
+                except FaceverError:  # the identity was deleted meanwhile
+                    skipped += len(faces)
+            bar.update(len(rows))
+    typer.echo(json.dumps({"model": gallery.embedder, "reembedded": added, "skipped": skipped}))

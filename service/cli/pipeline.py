@@ -1,0 +1,84 @@
+"""Pipeline commands: detect, embed, compare, and serve."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+
+from service.api.schemas import FaceOut
+from service.cli.common import EmbedderOpt, ImageArg, PolicyOpt, app, fail, settings_with
+from service.errors import FaceverError
+
+
+@app.command()
+def detect(image: ImageArg, policy: PolicyOpt = "all") -> None:
+    """Print the faces found in IMAGE (box, score, landmarks) as JSON."""
+    from service.vision.pipeline import FacePipeline
+
+    try:
+        pipeline = FacePipeline.from_settings(settings_with(policy=policy), with_embedder=False)
+        aligned = pipeline.align(pipeline.decode(image.read_bytes()))
+    except FaceverError as error:
+        fail(error)
+    typer.echo(json.dumps({"faces": [FaceOut.of(item.face).model_dump() for item in aligned]}, indent=2))
+
+
+@app.command()
+def embed(
+    image: ImageArg,
+    embedder: EmbedderOpt = None,
+    policy: PolicyOpt = None,
+    out: Annotated[Path | None, typer.Option(help="write the vector(s) to this .npy file")] = None,
+) -> None:
+    """Embed the face(s) of IMAGE; print JSON (or write a .npy with --out)."""
+    from service.vision.pipeline import FacePipeline
+
+    try:
+        pipeline = FacePipeline.from_settings(settings_with(embedder, policy))
+        faces = pipeline.embed(pipeline.decode(image.read_bytes()))
+    except FaceverError as error:
+        fail(error)
+    if out is not None:
+        np.save(out, np.stack([face.embedding for face in faces]) if faces else np.zeros((0, 0), np.float32))
+    payload = [
+        {**FaceOut.of(face.face).model_dump(), "embedding": None if out else face.embedding.round(6).tolist()}
+        for face in faces
+    ]
+    typer.echo(json.dumps({"model": pipeline.embedder.card.name, "faces": payload}))
+
+
+@app.command()
+def compare(image_a: ImageArg, image_b: ImageArg, embedder: EmbedderOpt = None, policy: PolicyOpt = None) -> None:
+    """Print the cosine similarity of the chosen face in IMAGE_A and in IMAGE_B."""
+    from service.vision.pipeline import FacePipeline
+
+    try:
+        pipeline = FacePipeline.from_settings(settings_with(embedder, policy))
+        face_a, face_b = (pipeline.embed_one(path.read_bytes()) for path in (image_a, image_b))
+    except FaceverError as error:
+        fail(error)
+    similarity = float(np.dot(face_a.embedding, face_b.embedding))
+    threshold = pipeline.embedder.card.thresholds.best_accuracy
+    result = {"similarity": round(similarity, 6), "model": pipeline.embedder.card.name, "threshold": threshold}
+    if threshold is not None:
+        result["match"] = similarity >= threshold
+    typer.echo(json.dumps(result))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="bind address")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(help="worker processes")] = 1,
+) -> None:
+    """Start the REST API (settings from FACEVER_* variables)."""
+    import uvicorn
+
+    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers)
+
+
+# --- gallery, keys and database commands -------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Training commands; torch and friends come with the [train] extra and are imported lazily."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+from pathlib import Path
+from types import ModuleType
+from typing import Annotated
+
+import typer
+
+from service.cli.common import app
+from service.config import Settings
+
+TRAIN_EXTRA = "pip install -e '.[train]'"
+PassThrough = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+def _training(module: str) -> ModuleType:
+    """Import a training module lazily; a missing third-party package exits with how to install the extra."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] in {"training", "service"}:
+            raise  # our own code is broken: show the traceback
+        typer.echo(
+            f"facever: {module} needs the '{error.name}' package, part of the training extra: {TRAIN_EXTRA}", err=True
+        )
+        raise typer.Exit(code=3) from error
+
+
+@app.command()
+def train(
+    config: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="recipe YAML, e.g. training/configs/X.yaml")
+    ],
+    resume: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="continue from this checkpoint")
+    ] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="override, e.g. --set loss.lambda_=4")] = None,
+) -> None:
+    """Train an embedder from a recipe; continues from the run's newest checkpoint if it has one."""
+    argv = ["--config", str(config), *(["--resume", str(resume)] if resume else [])]
+    raise typer.Exit(_training("training.train").main([*argv, *(f"--set={item}" for item in set_ or [])]))
+
+
+@app.command(context_settings=PassThrough, add_help_option=False)
+def prepare(ctx: typer.Context) -> None:
+    """Detect + align a per-identity image folder into packed shards: SRC... OUT [--workers N] (--help for more)."""
+    raise typer.Exit(_training("training.data.prepare").main(ctx.args))
+
+
+@app.command(context_settings=PassThrough, add_help_option=False)
+def evaluate(ctx: typer.Context) -> None:
+    """LFW / pair-list evaluation of an installed model: lfw|pairs [--embedder NAME] (--help for more)."""
+    raise typer.Exit(_training("training.evaluation.cli").main(ctx.args))
+
+
+@app.command()
+def export(
+    checkpoint: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="a training checkpoint (.pt)")],
+    name: Annotated[str, typer.Option(help="model name, and the folder under models/")],
+    out: Annotated[Path | None, typer.Option(help="model folder (default: FACEVER_MODELS_DIR/NAME)")] = None,
+    version: Annotated[str, typer.Option(help="model version for the card")] = "0.1.0",
+    report: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="evaluation JSON whose metrics and thresholds go in the card"),
+    ] = None,
+) -> None:
+    """Export a checkpoint's embedder to ONNX (parity-checked) with a model card carrying its recipe."""
+    target = out or Settings().models_dir / name
+    card = _training("training.release").export_checkpoint(
+        checkpoint, target, name=name, version=version, report=report
+    )
+    typer.echo(
+        json.dumps(
+            {
+                "model_dir": str(target),
+                "name": card.name,
+                "onnx_sha256": card.onnx_sha256,
+                "lfw_mean": card.metrics.lfw_mean,
+                "sep_mean": card.metrics.sep_mean,
+            }
+        )
+    )
+    typer.echo(f"select it with FACEVER_EMBEDDER={name}")
+
+
+@app.command()
+def retrain(
+    config: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="recipe YAML")],
+    src: Annotated[list[Path] | None, typer.Argument(help="per-identity image folder(s); default CelebA")] = None,
+) -> None:
+    """prepare -> train -> export -> evaluate (LFW) -> install into models/, from one recipe (scripts/retrain.sh)."""
+    script = Path(__file__).resolve().parent.parent / "scripts" / "retrain.sh"
+    raise typer.Exit(subprocess.call(["bash", str(script), str(config), *map(str, src or [])]))
