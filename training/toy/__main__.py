@@ -21,9 +21,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("command", choices=["all"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="narrower IAM CNN and fewer epochs (CPU budget)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: shared cores, see below)")
     parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs", help="folder of reproduction.md")
     args = parser.parse_args(argv)
     torch.use_deterministic_algorithms(True)
+    # 2 threads on 2 cores shared with other jobs made LeNet steps 2.4x slower (OpenMP barriers wait on busy cores)
+    torch.set_num_threads(args.threads)
     started = time.perf_counter()
 
     iam_settings, rf_settings = ex.iam_settings(args.quick), ex.rf_settings(args.quick)

@@ -63,7 +63,7 @@ class RfSettings:
 
 def iam_settings(quick: bool) -> IamSettings:
     if quick:
-        return IamSettings(FitConfig(epochs=1.5, batch_size=128, lr=2e-3), width=0.5)
+        return IamSettings(FitConfig(epochs=1, batch_size=128, lr=2e-3), width=0.5)
     return IamSettings(FitConfig(epochs=6, batch_size=128, lr=2e-3), width=1.0)
 
 
