@@ -46,3 +46,12 @@ bench: $(VENV)/.dev placeholder-model
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# dlib's face_recognition side by side on LFW pairs (benchmarks/peer_dlib.py). Not a facever dependency:
+# the prebuilt dlib wheel + its models, then face-recognition without its deps (they pin a source dlib).
+PAIRS_PER_FOLD ?= 300
+.PHONY: bench-peer
+bench-peer: $(VENV)/.dev placeholder-model
+	$(PY) -m pip install -q dlib-bin face-recognition-models
+	$(PY) -m pip install -q --no-deps face-recognition
+	$(PY) benchmarks/peer_dlib.py --pairs-per-fold $(PAIRS_PER_FOLD)
