@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import RESULTS_DIR, ROOT, machine, write_json, write_section
+from benchmarks.report import RESULTS_DIR, ROOT, machine, save_plot, write_json, write_section
 from service.config import Settings
 from service.vision.embedder import Embedder, preprocess
 from training.nets import INPUT_HW, build_embedder
@@ -133,9 +133,7 @@ def plot(rows: list[dict]) -> None:
     ax.set_title("ResNet20 112x96 embedding throughput (2 shared cores)")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    PLOT.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(PLOT, dpi=110)
+    save_plot(fig, PLOT)
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import RESULTS_DIR, ROOT, machine, write_json, write_section
+from benchmarks.report import RESULTS_DIR, ROOT, machine, save_plot, write_json, write_section
 from service.gallery.index import FaceIndex
 
 DIM = 1024
@@ -122,9 +122,7 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_title("FaceIndex search latency (2 shared cores)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_plot(fig, path)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import ROOT, machine, write_json, write_section
+from benchmarks.report import ROOT, machine, save_plot, write_json, write_section
 from training.losses.regularface import exclusive_regularization
 from training.nets import build_embedder
 
@@ -120,8 +120,7 @@ def plot(result: dict) -> None:
     ax.set_ylabel("ms per forward + backward")
     ax.set_title(f"RegularFace term cost, D={result['dim']}, {result['device']}")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(PLOT, dpi=120)
+    save_plot(fig, PLOT)
     plt.close(fig)
 
 

@@ -57,3 +57,10 @@ def write_section(name: str, markdown: str) -> None:
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     REPORT.parent.mkdir(parents=True, exist_ok=True)
     REPORT.write_text(text)
+
+
+def save_plot(fig, path: Path) -> None:
+    """Write a matplotlib figure as the PNG a section links to."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
