@@ -20,6 +20,7 @@ import onnxruntime as ort
 from service.config import Settings
 from service.errors import ErrorCode, FaceverError
 from service.vision import mtcnn_ops as ops
+from service.vision.onnx_session import open_session
 
 NET_NAMES = ("pnet", "rnet", "onet")
 EXPORT_COMMAND = "python -m training.export.mtcnn --out {dir}"
@@ -62,7 +63,7 @@ class MTCNNDetector:
         factor: float = 0.709,
         max_side: int = 1024,
         threads: int = 0,
-        providers: list[str] | None = None,
+        device: str = "cpu",
     ) -> None:
         if min_face_size < 1 or not 0.0 < factor < 1.0 or len(thresholds) != 3 or max_side < 12:
             raise ValueError("need min_face_size >= 1, 0 < factor < 1, three thresholds and max_side >= 12")
@@ -71,35 +72,24 @@ class MTCNNDetector:
         self.factor = float(factor)
         self.max_side = int(max_side)
         model_dir = Path(model_dir)
-        providers = providers or ["CPUExecutionProvider"]
-        missing = [p for p in providers if p not in ort.get_available_providers()]
-        if missing:
-            raise FaceverError(
-                ErrorCode.device_unavailable,
-                f"onnxruntime here lacks {', '.join(missing)}; available: {ort.get_available_providers()}",
-                providers=missing,
-            )
-        options = ort.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
         # Idle ORT workers otherwise busy-wait between the many small runs of one detection,
         # taking CPU from the embedder, the web server or torch (training's data preparation);
         # measured on 2 cores: same or lower latency without spinning, half the CPU time.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        hint = f"; regenerate it with `{EXPORT_COMMAND.format(dir=model_dir)}`"
         self._pnet, self._rnet, self._onet = (
-            _open_session(model_dir / f"{name}.onnx", options, providers) for name in NET_NAMES
+            open_session(model_dir / f"{name}.onnx", device=device, threads=threads, spin=False, missing_hint=hint)
+            for name in NET_NAMES
         )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MTCNNDetector:
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if settings.device == "cuda" else None
         return cls(
             settings.detector_dir,
             min_face_size=settings.min_face_size,
             thresholds=settings.detector_thresholds,
             max_side=settings.detector_max_side,
             threads=settings.threads,
-            providers=providers,
+            device=settings.device,
         )
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
@@ -199,21 +189,6 @@ class MTCNNDetector:
         boxes = ops.regress(boxes, reg, inclusive=True)
         keep = ops.nms(boxes, score, _NMS_ONET, mode="min")
         return boxes[keep], score[keep].astype(np.float32), points[keep].astype(np.float32)
-
-
-def _open_session(path: Path, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
-    if not path.is_file():
-        raise FaceverError(
-            ErrorCode.model_unavailable,
-            f"MTCNN model file {path} is missing; regenerate it with `{EXPORT_COMMAND.format(dir=path.parent)}`",
-            path=str(path),
-        )
-    try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
-    except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
-        raise FaceverError(
-            ErrorCode.invalid_model, f"cannot load MTCNN model {path}: {exc}", path=str(path)
-        ) from exc
 
 
 def _run_batched(session: ort.InferenceSession, outputs: list[str], x: np.ndarray) -> list[np.ndarray]:

@@ -6,11 +6,11 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from service.config import Settings
 from service.errors import ErrorCode, FaceverError
 from service.vision.model_card import ONNX_FILE, InputSpec, ModelCard, load_model_card
+from service.vision.onnx_session import open_session
 
 INPUT = InputSpec()  # the input-normalisation contract; the card of every served model must match it
 CHUNK = 64  # crops per ONNX run (2x that many images with the flips): bounds memory for big batches
@@ -41,49 +41,18 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _providers(device: str) -> list[str]:
-    if device == "cpu":
-        return ["CPUExecutionProvider"]
-    if device != "cuda":
-        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}")
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        raise FaceverError(
-            ErrorCode.device_unavailable,
-            "device 'cuda' requested but this onnxruntime build has no CUDAExecutionProvider; "
-            "install onnxruntime-gpu (the 'gpu' extra) or set FACEVER_DEVICE=cpu",
-            available=ort.get_available_providers(),
-        )
-    return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-
-
 class Embedder:
     """One loaded embedder: verifies the card and ONNX file, then embeds batches of aligned crops."""
 
     def __init__(self, model_dir: Path, *, device: str = "cpu", threads: int = 0) -> None:
         model_dir = Path(model_dir)
-        providers = _providers(device)
         self.card: ModelCard = load_model_card(model_dir)
         self._invalid_unless(self.card.input == INPUT, f"card input {self.card.input} != contract {INPUT}")
         onnx_path = model_dir / ONNX_FILE
-        if not onnx_path.is_file():
-            raise FaceverError(ErrorCode.model_unavailable, f"no ONNX file at {onnx_path}",
-                               model_dir=str(model_dir))
+        self._session = open_session(onnx_path, device=device, threads=threads)
         sha = file_sha256(onnx_path)
         self._invalid_unless(sha == self.card.onnx_sha256,
                              f"{onnx_path} sha256 {sha} does not match the card's {self.card.onnx_sha256}")
-
-        options = ort.SessionOptions()
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        try:
-            self._session = ort.InferenceSession(str(onnx_path), options, providers=providers)
-        except Exception as exc:  # ORT raises its own exception types for unreadable or bad graphs
-            raise FaceverError(ErrorCode.invalid_model, f"onnxruntime cannot load {onnx_path}: {exc}",
-                               model_dir=str(model_dir)) from exc
-        if device == "cuda" and "CUDAExecutionProvider" not in self._session.get_providers():
-            # ORT silently falls back to CPU when the CUDA libraries fail to load
-            raise FaceverError(ErrorCode.device_unavailable,
-                               "CUDAExecutionProvider failed to initialise (CUDA/cuDNN libraries?)")
         self._check_io(onnx_path)
         self.dim: int = self.card.embedding.dim
         self.model_dir = model_dir
