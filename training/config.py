@@ -65,6 +65,7 @@ class TrainConfig(_Section):
     batch_size: int = Field(256, gt=0)
     max_steps: int | None = Field(None, gt=0, description="stop early (smoke tests); checkpoints on stop")
     batch_norm: bool = True
+    width: float = Field(1.0, gt=0, le=2, description="ResNet20 channel multiplier (1.0 = the paper's net)")
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     loss: LossConfig = LossConfig()

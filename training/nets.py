@@ -45,16 +45,21 @@ class ResNet20(nn.Module):
     reliably with every margin loss and short schedules. In eval mode the ONNX exporter folds BN into
     the conv, so the served graph, file size and speed are the same either way. ``batch_norm=False``
     gives the paper's network (conv biases, SphereFace's initialisation) for faithful reproductions.
+
+    ``width`` scales every stage's channels (1.0 = the paper's 64/128/256/512). Conv cost falls with
+    its square, so width 0.25 trains about 16x faster: the size a 2-core CPU can train in an hour.
+    The 512-D feature, and so the embedding contract, is the same at every width.
     """
 
     feature_dim: int = 512
 
-    def __init__(self, batch_norm: bool = True) -> None:
+    def __init__(self, batch_norm: bool = True, width: float = 1.0) -> None:
         super().__init__()
         self.batch_norm = batch_norm
+        self.width = width
         stages: list[nn.Module] = []
         c_in = 3
-        for c_out, units in zip(STAGE_CHANNELS, STAGE_UNITS, strict=True):
+        for c_out, units in zip(stage_channels(width), STAGE_UNITS, strict=True):
             stages.append(_conv(c_in, c_out, 2, batch_norm))
             stages.extend(ResidualUnit(c_out, batch_norm) for _ in range(units))
             c_in = c_out
@@ -83,10 +88,15 @@ class ResNet20(nn.Module):
         return self.fc1(torch.flatten(self.features(x), 1))
 
 
-def build_embedder(seed: int | None = None, *, batch_norm: bool = True) -> ResNet20:
+def stage_channels(width: float = 1.0) -> tuple[int, ...]:
+    """Channels of the four stages at a width multiplier (at least 8 each)."""
+    return tuple(max(8, round(c * width)) for c in STAGE_CHANNELS)
+
+
+def build_embedder(seed: int | None = None, *, batch_norm: bool = True, width: float = 1.0) -> ResNet20:
     """A fresh ResNet20; with a seed its weights are identical on every call, global RNG untouched."""
     if seed is None:
-        return ResNet20(batch_norm)
+        return ResNet20(batch_norm, width)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return ResNet20(batch_norm)
+        return ResNet20(batch_norm, width)

@@ -109,11 +109,10 @@ class Trainer:
         self.steps_per_epoch = self.sampler.steps_per_epoch
         total = math.ceil(cfg.epochs * self.steps_per_epoch)
         self.total_steps = min(total, cfg.max_steps or total)
-        self.backbone = build_embedder(cfg.seed, batch_norm=cfg.batch_norm)
+        self.backbone = build_embedder(cfg.seed, batch_norm=cfg.batch_norm, width=cfg.width)
         self.face_loss = FaceLoss(self.backbone.feature_dim, self.dataset.num_classes, cfg.loss)
         model = FaceModel(self.backbone, self.face_loss, amp_dtype(cfg, env.device)).to(env.device)
-        if env.device.type == "cuda":
-            model = model.to(memory_format=torch.channels_last)  # faster convolutions under AMP
+        model = model.to(memory_format=torch.channels_last)  # faster convolutions: cuDNN under AMP, oneDNN on CPU
         self.model: nn.Module = DistributedDataParallel(
             model, device_ids=[env.local_rank] if env.device.type == "cuda" else None) if env.distributed else model
         self.optimizer = torch.optim.SGD(param_groups(self.backbone, self.face_loss, cfg), lr=cfg.optim.lr,
@@ -154,9 +153,7 @@ class Trainer:
     def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """One optimizer step; returns the step's scalars (SCALARS order) as a detached tensor, no sync."""
         device = self.env.device
-        images = images.to(device, non_blocking=True)
-        if device.type == "cuda":
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         labels = labels.to(device, non_blocking=True)
         epoch = self.progress.epoch + self.progress.batch_in_epoch / self.steps_per_epoch
         terms: LossTerms = self.model(images, labels, epoch)
