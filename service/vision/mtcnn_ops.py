@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 NmsMode = Literal["iou", "min"]
+_NMS_BLOCK = 256  # boxes whose overlaps `nms` computes in one pass
 
 
 def integral_image(img: np.ndarray) -> np.ndarray:
@@ -46,15 +47,23 @@ def area_sample(
     pooling: output cell i averages input rows floor(i*H/h) .. ceil((i+1)*H/h) - 1 with equal
     weights. cv2's INTER_AREA weights partial pixels instead, which moves P-Net scores enough to
     change which candidates survive; matching the pooling exactly keeps our boxes on the reference
-    ones. With the integral image every region and cell is four lookups, all regions at once.
+    ones. With the integral image every region and cell is four lookups, all regions at once; the
+    sums are whole numbers, exact in float64, so the lookup order does not change a bit.
     """
     r0, r1 = _area_bins(np.asarray(rows[0]), np.asarray(rows[1]), out_h)
     c0, c1 = _area_bins(np.asarray(cols[0]), np.asarray(cols[1]), out_w)
-    r0, r1 = r0[:, :, None], r1[:, :, None]
-    c0, c1 = c0[:, None, :], c1[:, None, :]
-    sums = integral[r1, c1] - integral[r0, c1] - integral[r1, c0] + integral[r0, c0]
-    counts = ((r1 - r0) * (c1 - c0))[..., None]
-    return (sums / counts).astype(np.float32)
+    # np.take on the flattened (pixel, channel) table is several times faster than indexing the
+    # 3-D integral with broadcast index arrays; in-place updates avoid three temporaries.
+    stride = integral.shape[1]
+    flat = integral.reshape(-1, integral.shape[2])
+    top, bottom = (r0 * stride)[:, :, None], (r1 * stride)[:, :, None]
+    left, right = c0[:, None, :], c1[:, None, :]
+    sums = np.take(flat, bottom + right, axis=0)
+    sums -= np.take(flat, top + right, axis=0)
+    sums -= np.take(flat, bottom + left, axis=0)
+    sums += np.take(flat, top + left, axis=0)
+    sums /= ((r1 - r0)[:, :, None] * (c1 - c0)[:, None, :])[..., None]
+    return sums.astype(np.float32)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: NmsMode = "iou") -> np.ndarray:
@@ -65,27 +74,36 @@ def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: NmsMode =
     original MTCNN's last stage does, which removes a small box lying inside a bigger one.
     A box is suppressed when its overlap with a kept box is above the threshold.
     """
-    if len(boxes) == 0:
-        return np.zeros(0, dtype=np.int64)
-    inc = 1.0 if mode == "min" else 0.0
-    x1, y1, x2, y2 = (boxes[:, k].astype(np.float32) for k in range(4))
-    areas = (x2 - x1 + inc) * (y2 - y1 + inc)
     # Best first. Scores tie often (the nets saturate near 1 in float32), and which box wins a tie
     # moves the result by pixels, so we sort as the reference does to break ties the same way:
     # torchvision's sort (stable, descending) for IoU; numpy's default argsort read from the end for
     # "min" (its tie order is numpy's own, but the same for the same scores).
     order = np.argsort(-scores, kind="stable") if mode == "iou" else np.argsort(scores)[::-1]
+    boxes = boxes[order, :4].astype(np.float32)
+    # Overlaps are computed a block of boxes at a time (one numpy pass, not one per kept box);
+    # the block bounds memory on crowded images. Same greedy order, same float32 arithmetic.
     keep: list[int] = []
-    while order.size:
-        i, rest = order[0], order[1:]
-        keep.append(int(i))
-        iw = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + inc)
-        ih = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + inc)
-        inter = iw * ih
-        denom = np.minimum(areas[i], areas[rest]) if mode == "min" else areas[i] + areas[rest] - inter
-        overlap = inter / np.maximum(denom, np.finfo(np.float32).tiny)
-        order = rest[overlap <= threshold]
-    return np.asarray(keep, dtype=np.int64)
+    for start in range(0, len(boxes), _NMS_BLOCK):
+        block = boxes[start : start + _NMS_BLOCK]
+        alive = ~(_overlap(boxes[keep], block, mode) > threshold).any(axis=0)
+        within = _overlap(block, block, mode) > threshold
+        for i in range(len(block)):
+            if alive[i]:
+                keep.append(start + i)
+                alive[i + 1 :] &= ~within[i, i + 1 :]
+    return order[keep].astype(np.int64)
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, mode: NmsMode) -> np.ndarray:
+    """(len(a), len(b)) overlaps of float32 boxes as `nms` defines them."""
+    inc = np.float32(1.0 if mode == "min" else 0.0)
+    iw = np.maximum(0.0, np.minimum(a[:, None, 2], b[:, 2]) - np.maximum(a[:, None, 0], b[:, 0]) + inc)
+    ih = np.maximum(0.0, np.minimum(a[:, None, 3], b[:, 3]) - np.maximum(a[:, None, 1], b[:, 1]) + inc)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0] + inc) * (a[:, 3] - a[:, 1] + inc)
+    area_b = (b[:, 2] - b[:, 0] + inc) * (b[:, 3] - b[:, 1] + inc)
+    denom = np.minimum(area_a[:, None], area_b) if mode == "min" else area_a[:, None] + area_b - inter
+    return inter / np.maximum(denom, np.finfo(np.float32).tiny)
 
 
 def regress(boxes: np.ndarray, reg: np.ndarray, *, inclusive: bool) -> np.ndarray:

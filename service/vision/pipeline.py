@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,19 +67,50 @@ class FacePipeline:
         faces = choose_faces(self.detector.detect(rgb), policy or self.policy, rgb.shape)
         return [AlignedFace(face, align_face(rgb, face.landmarks)) for face in faces]
 
-    def embed(self, rgb: np.ndarray, policy: FacePolicy | None = None) -> list[EmbeddedFace]:
-        """Every face the policy keeps, embedded in one batch."""
-        if self.embedder is None:
-            raise FaceverError(ErrorCode.model_unavailable, "this pipeline was built without an embedder")
-        aligned = self.align(rgb, policy)
-        if not aligned:
-            return []
-        vectors = self.embedder.embed(np.stack([item.crop for item in aligned]))
-        return [EmbeddedFace(item.face, item.crop, vector) for item, vector in zip(aligned, vectors)]
-
-    def embed_one(self, data: bytes, policy: FacePolicy | None = None) -> EmbeddedFace:
-        """The single face a request is about (by the policy); no face is a `no_face` error."""
-        faces = self.embed(self.decode(data), policy if policy != "all" else None)
+    def align_one(self, data: bytes, policy: FacePolicy | None = None) -> AlignedFace:
+        """Decode, detect and align the single face a request is about (by the policy); no face is `no_face`."""
+        faces = self.align(self.decode(data), policy if policy != "all" else None)
         if not faces:
             raise FaceverError(ErrorCode.no_face, "no face was found in the image")
         return faces[0]
+
+    def embed_aligned(self, aligned: Sequence[AlignedFace]) -> list[EmbeddedFace]:
+        """Aligned faces, from one image or several, embedded in one embedder run."""
+        embedder = self._require_embedder()
+        if not aligned:
+            return []
+        vectors = embedder.embed(np.stack([item.crop for item in aligned]))
+        return [EmbeddedFace(item.face, item.crop, vector) for item, vector in zip(aligned, vectors)]
+
+    def embed(self, rgb: np.ndarray, policy: FacePolicy | None = None) -> list[EmbeddedFace]:
+        """Every face the policy keeps, embedded in one batch."""
+        self._require_embedder()  # before the detector's work, not after
+        return self.embed_aligned(self.align(rgb, policy))
+
+    def embed_one(self, data: bytes, policy: FacePolicy | None = None) -> EmbeddedFace:
+        """The single face a request is about (by the policy); no face is a `no_face` error."""
+        self._require_embedder()
+        return self.embed_aligned([self.align_one(data, policy)])[0]
+
+    def embed_each(self, images: Mapping[str, bytes], policy: FacePolicy | None = None) -> dict[str, EmbeddedFace]:
+        """The single face of each named image: decoded, detected and aligned concurrently (a thread per
+        image; ONNX Runtime and OpenCV release the GIL), then all embedded in ONE embedder run.
+
+        An image's error is re-raised naming it (message prefix, details `field`); when several images
+        fail, the first in `images` order is reported, as if they had run one after another.
+        """
+        self._require_embedder()
+        with ThreadPoolExecutor(max_workers=max(1, len(images)), thread_name_prefix="facever-align") as pool:
+            futures = {name: pool.submit(self.align_one, data, policy) for name, data in images.items()}
+        aligned = {}
+        for name, future in futures.items():
+            try:
+                aligned[name] = future.result()
+            except FaceverError as error:
+                raise FaceverError(error.code, f"{name}: {error.message}", **{**error.details, "field": name}) from error
+        return dict(zip(aligned, self.embed_aligned(list(aligned.values()))))
+
+    def _require_embedder(self) -> Embedder:
+        if self.embedder is None:
+            raise FaceverError(ErrorCode.model_unavailable, "this pipeline was built without an embedder")
+        return self.embedder

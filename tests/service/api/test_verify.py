@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import threading
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -74,6 +76,43 @@ def test_threshold_override_decides_the_match(client):
 )
 def test_bad_input_gets_a_coded_4xx(client, request_kwargs, status, code):
     assert_error(client.post("/v1/verify", **request_kwargs), status, code)
+
+
+@pytest.mark.parametrize(
+    "a, b, field",
+    [(GREY, PEIRSOL_1, "image_a"), (PEIRSOL_1, GREY, "image_b"), (b"not an image", GREY, "image_a"),
+     (PEIRSOL_1, b"not an image", "image_b")],
+    ids=["a-no-face", "b-no-face", "both-bad-reports-a", "b-invalid"],
+)
+def test_an_image_error_names_its_image(client, a, b, field):
+    body = client.post("/v1/verify", files=_files(a, b)).json()
+    assert body["error"]["details"]["field"] == field
+    assert body["error"]["message"].startswith(field)
+
+
+def test_both_images_are_aligned_at_once_and_embedded_in_one_run(client, monkeypatch):
+    pipeline = client.app.state.pipeline
+    # each alignment waits for the other: the request completes only if they run concurrently
+    barrier = threading.Barrier(2, timeout=10)
+    align_one, embed = pipeline.align_one, pipeline.embedder.embed
+    batches: list[int] = []
+    monkeypatch.setattr(pipeline, "align_one", lambda *args: (barrier.wait(), align_one(*args))[1])
+    monkeypatch.setattr(pipeline.embedder, "embed", lambda crops: (batches.append(len(crops)), embed(crops))[1])
+    response = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_2))
+    assert response.status_code == 200, response.text
+    assert batches == [2]
+
+
+def test_batched_verify_equals_embedding_each_image_alone(client):
+    pipeline = client.app.state.pipeline
+    body = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_2)).json()
+    face_a, face_b = pipeline.embed_one(PEIRSOL_1), pipeline.embed_one(PEIRSOL_2)
+    assert body["similarity"] == pytest.approx(float(np.dot(face_a.embedding, face_b.embedding)), abs=1e-5)
+    assert body["face_a"]["box"] == pytest.approx(face_a.face.box.tolist(), abs=0.01)
+    assert body["face_b"]["box"] == pytest.approx(face_b.face.box.tolist(), abs=0.01)
+    pair = pipeline.embed_each({"a": PEIRSOL_1, "b": PEIRSOL_2})
+    np.testing.assert_allclose(pair["a"].embedding, face_a.embedding, atol=1e-5)
+    np.testing.assert_allclose(pair["b"].embedding, face_b.embedding, atol=1e-5)
 
 
 def test_oversized_upload_is_refused(settings):

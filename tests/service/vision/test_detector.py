@@ -15,6 +15,7 @@ import torch
 
 from service.config import Settings
 from service.errors import ErrorCode, FaceverError
+from service.vision import mtcnn_ops as ops
 from service.vision.detector import DetectedFace, MTCNNDetector
 from tests.conftest import lfw_image
 
@@ -169,6 +170,21 @@ def test_large_image_is_downscaled_and_mapped_back(
     assert len(big) == 1
     assert iou(big[0].box / 10, small[0].box) >= 0.9
     assert np.abs(big[0].landmarks / 10 - small[0].landmarks).max() <= 4.0
+
+
+def test_area_sample_is_torch_area_resize_of_each_region(lfw_dir: Path) -> None:
+    """Whole image (a pyramid level) and boxes (R-/O-Net crops) against torch's "area" resize."""
+    rgb = read_rgb(lfw_image("Aaron_Peirsol", 1))
+    integral = ops.integral_image(rgb)
+    rows = (np.array([0, 30, 100, 0]), np.array([250, 97, 250, 1]))
+    cols = (np.array([0, 61, 5, 249]), np.array([250, 140, 38, 250]))
+    for out_h, out_w in ((151, 151), (24, 24), (48, 48), (7, 13)):
+        ours = ops.area_sample(integral, rows, cols, out_h, out_w)
+        assert ours.shape == (4, out_h, out_w, 3) and ours.dtype == np.float32
+        for k in range(4):
+            region = torch.from_numpy(rgb[rows[0][k]:rows[1][k], cols[0][k]:cols[1][k]].astype(np.float64))
+            ref = torch.nn.functional.interpolate(region.permute(2, 0, 1)[None], size=(out_h, out_w), mode="area")
+            np.testing.assert_allclose(ours[k], ref[0].permute(1, 2, 0).numpy(), rtol=0, atol=1e-4)
 
 
 def test_missing_model_dir_is_model_unavailable(tmp_path: Path) -> None:
