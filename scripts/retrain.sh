@@ -3,10 +3,12 @@
 #
 #   scripts/retrain.sh CONFIG [SRC_DIR ...]      (or: facever retrain CONFIG [SRC_DIR ...])
 #
-# SRC_DIR: per-identity image folder(s) (default: ../shared/data/celeba/faces). Every step resumes:
-# prepare skips finished shards, train continues from the run's newest checkpoint. The LFW evaluation
+# SRC_DIR: per-identity image folder(s) (default: ../shared/data/celeba/faces and ../shared/data/cacd/faces).
+# Every step resumes: prepare skips finished shards, train continues from the run's newest checkpoint. The LFW evaluation
 # runs the exported ONNX model through the service's own pipeline, and its accuracy and thresholds go
 # into the installed model card. Under torchrun, set TRAIN="torchrun --nproc_per_node 8 -m training.train".
+# WEIGHTS=fp16|int8 ships that compact form (int8 calibrated on crops of the prepared data); the LFW
+# evaluation then measures the compact model itself.
 set -euo pipefail
 
 if [[ $# -lt 1 ]]; then
@@ -16,9 +18,10 @@ fi
 CONFIG=$1
 shift
 SOURCES=("$@")
-[[ ${#SOURCES[@]} -gt 0 ]] || SOURCES=(../shared/data/celeba/faces)
+[[ ${#SOURCES[@]} -gt 0 ]] || SOURCES=(../shared/data/celeba/faces ../shared/data/cacd/faces)
 TRAIN=${TRAIN:-python -m training.train}
 MODELS_DIR=${FACEVER_MODELS_DIR:-models}
+WEIGHTS=${WEIGHTS:-fp32}
 
 eval "$(python -m training.config "$CONFIG")"  # NAME, DATA_DIR, RUN_DIR, CHECKPOINT_DIR
 
@@ -30,9 +33,10 @@ $TRAIN --config "$CONFIG"
 CHECKPOINT=$(find "$CHECKPOINT_DIR" -name 'step_*.pt' | sort | tail -n 1)
 
 echo "== export $CHECKPOINT, evaluate it on LFW through the service pipeline"
-facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$RUN_DIR/export/$NAME"
+facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$RUN_DIR/export/$NAME" --weights "$WEIGHTS" --calibration "$DATA_DIR"
 facever evaluate lfw --models-dir "$RUN_DIR/export" --embedder "$NAME" --out "$RUN_DIR/eval"
 
 echo "== install into $MODELS_DIR/$NAME (card with LFW metrics and calibrated thresholds)"
-facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$MODELS_DIR/$NAME" --report "$RUN_DIR/eval/lfw-$NAME.json"
+facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$MODELS_DIR/$NAME" --report "$RUN_DIR/eval/lfw-$NAME.json" \
+    --weights "$WEIGHTS" --calibration "$DATA_DIR"
 echo "installed $MODELS_DIR/$NAME; select it with: export FACEVER_EMBEDDER=$NAME  (then facever serve / facever reembed)"

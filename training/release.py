@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from service.vision.model_card import Metrics, ModelCard, Thresholds, TrainingRecipe
+from service.vision.model_card import Metrics, ModelCard, Thresholds, TrainingRecipe, Weights
 from training.checkpoint import load_checkpoint
+from training.export.compact import compact_model
 from training.export.embedder import export_embedder
 from training.nets import ResNet20, build_embedder
 from training.sep import sep_statistics
@@ -18,7 +20,8 @@ FAR_KEYS = {1e-3: "far_1e-3", 1e-4: "far_1e-4"}
 def load_backbone(checkpoint: Path) -> tuple[ResNet20, dict[str, Any]]:
     """The checkpoint's ResNet20 (eval mode, CPU) and the whole checkpoint payload."""
     ckpt = load_checkpoint(checkpoint)
-    net = build_embedder(batch_norm=ckpt["config"]["batch_norm"])
+    cfg = ckpt["config"]
+    net = build_embedder(batch_norm=cfg["batch_norm"], width=cfg["width"])
     net.load_state_dict(ckpt["backbone"])
     return net.eval(), ckpt
 
@@ -31,8 +34,8 @@ def recipe_of(ckpt: dict[str, Any]) -> TrainingRecipe:
     return TrainingRecipe.model_validate({
         "data": cfg["data"]["dir"], "base_loss": loss["base"], "lambda": loss["lambda_"], "beta": loss["beta"],
         "epochs": round(epochs, 3), "seed": cfg["seed"],
-        "notes": (f"recipe {cfg['name']}: s={loss['s']} m={loss['m']}, batch {cfg['batch_size']}, "
-                  f"{progress.step} steps, lr {cfg['optim']['lr']} ({cfg['schedule']['kind']}), amp {cfg['amp']}"),
+        "notes": (f"recipe {cfg['name']}: ResNet20 width {cfg['width']:g}, s={loss['s']} m={loss['m']}, "
+                  f"batch {cfg['batch_size']}, {progress.step} steps, lr {cfg['optim']['lr']} ({cfg['schedule']['kind']}), amp {cfg['amp']}"),
     })
 
 
@@ -54,9 +57,20 @@ def metrics_of(ckpt: dict[str, Any], report: dict[str, Any] | None) -> tuple[Met
 
 
 def export_checkpoint(checkpoint: Path, out_dir: Path, *, name: str, version: str = "0.1.0",
-                      report: Path | None = None) -> ModelCard:
-    """Export the checkpoint's backbone with export_embedder (parity-checked) and a card with its recipe."""
+                      report: Path | None = None, weights: Weights = "fp32",
+                      calibration: Path | None = None) -> ModelCard:
+    """Export the checkpoint's backbone with export_embedder (parity-checked) and a card with its recipe.
+
+    weights fp16/int8: the fp32 export goes to a temporary folder and training.export.compact converts it
+    into out_dir (int8 calibrated on crops from the packed folder `calibration`, which int8 requires)."""
+    if weights == "int8" and calibration is None:
+        raise ValueError("int8 needs calibration crops: pass the packed training folder")
     net, ckpt = load_backbone(checkpoint)
     metrics, thresholds = metrics_of(ckpt, json.loads(report.read_text()) if report else None)
-    return export_embedder(net, out_dir, name=name, version=version, training=recipe_of(ckpt),
-                           metrics=metrics, thresholds=thresholds)
+    if weights == "fp32":
+        return export_embedder(net, out_dir, name=name, version=version, training=recipe_of(ckpt),
+                               metrics=metrics, thresholds=thresholds)
+    with tempfile.TemporaryDirectory(prefix="facever-fp32-") as tmp:
+        export_embedder(net, Path(tmp), name=name, version=version, training=recipe_of(ckpt),
+                        metrics=metrics, thresholds=thresholds)
+        return compact_model(Path(tmp), out_dir, weights, calibration=calibration)

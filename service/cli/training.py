@@ -68,18 +68,41 @@ def export(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="evaluation JSON whose metrics and thresholds go in the card"),
     ] = None,
+    weights: Annotated[
+        str,
+        typer.Option(help="fp32, fp16 (half the file, fp32 compute) or int8 (static QDQ, needs --calibration)"),
+    ] = "fp32",
+    calibration: Annotated[
+        Path | None,
+        typer.Option(exists=True, file_okay=False,
+                     help="packed data folder (facever prepare) whose crops calibrate int8 and check "
+                          "fp16/int8 against fp32 (unused for fp32)"),
+    ] = None,
 ) -> None:
     """Export a checkpoint's embedder to ONNX (parity-checked) with a model card carrying its recipe."""
+    if weights not in ("fp32", "fp16", "int8"):
+        raise typer.BadParameter(f"must be fp32, fp16 or int8, not {weights!r}", param_hint="--weights")
+    if weights == "int8" and calibration is None:
+        raise typer.BadParameter("int8 needs --calibration DATA_DIR (a folder made by facever prepare)",
+                                 param_hint="--calibration")
     target = out or Settings().models_dir / name
-    card = _training("training.release").export_checkpoint(
-        checkpoint, target, name=name, version=version, report=report
-    )
+    release = _training("training.release")
+    try:
+        card = release.export_checkpoint(
+            checkpoint, target, name=name, version=version, report=report, weights=weights,
+            calibration=calibration if weights != "fp32" else None,
+        )
+    except _training("training.export.compact").CompactParityError as error:
+        typer.echo(f"facever export: not installed: {error}", err=True)  # the fp32 form still ships
+        raise typer.Exit(code=1) from error
     typer.echo(
         json.dumps(
             {
                 "model_dir": str(target),
                 "name": card.name,
                 "onnx_sha256": card.onnx_sha256,
+                "weights": card.weights,
+                "min_cosine_to_fp32": card.compaction.min_cosine if card.compaction else None,
                 "lfw_mean": card.metrics.lfw_mean,
                 "sep_mean": card.metrics.sep_mean,
             }

@@ -81,6 +81,22 @@ class Thresholds(_Part):
     calibrated_on: str | None = None
 
 
+Weights = Literal["fp32", "fp16", "int8"]
+
+
+class Compaction(_Part):
+    """How a compact model (fp16 or int8 weights) was derived from its fp32 export, and how far it is from it.
+
+    The cosines compare the fp32 and the compact network's outputs (one per crop and one per mirrored
+    crop, as the service runs them) on the crops named in ``checked_on``; int8 activation ranges were
+    calibrated on those same crops."""
+
+    source_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the fp32 model.onnx")
+    checked_on: str = Field(min_length=1)
+    min_cosine: float = Field(ge=-1, le=1)
+    mean_cosine: float = Field(ge=-1, le=1)
+
+
 class ModelCard(_Part):
     """Everything the service needs to trust and use an embedder, plus how it was made."""
 
@@ -92,6 +108,15 @@ class ModelCard(_Part):
     training: TrainingRecipe = Field(default_factory=TrainingRecipe)
     metrics: Metrics = Field(default_factory=Metrics)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    # how the weights are stored; cards written before this field existed are fp32 exports
+    weights: Weights = "fp32"
+    compaction: Compaction | None = None
+
+    @model_validator(mode="after")
+    def _compaction_iff_compact(self) -> ModelCard:
+        if (self.weights == "fp32") != (self.compaction is None):
+            raise ValueError(f"weights {self.weights!r} needs compaction details exactly when it is not fp32")
+        return self
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2) + "\n"
