@@ -29,6 +29,13 @@ def machine() -> dict:
     }
 
 
+def load1() -> float:
+    """The 1-minute load average: the cores are shared, so each block records it before and after."""
+    import os
+
+    return round(os.getloadavg()[0], 2)
+
+
 def percentiles(samples_s: list[float]) -> dict:
     """p50/p95/p99 and mean, in milliseconds."""
     ms = np.asarray(samples_s) * 1000
