@@ -34,6 +34,7 @@ CHECKPOINT=$(find "$CHECKPOINT_DIR" -name 'step_*.pt' | sort | tail -n 1)
 
 echo "== export $CHECKPOINT, evaluate it on LFW through the service pipeline"
 facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$RUN_DIR/export/$NAME" --weights "$WEIGHTS" --calibration "$DATA_DIR"
+ln -sfn "$(realpath "$MODELS_DIR/detector")" "$RUN_DIR/export/detector"  # the evaluation's models dir needs the detector too
 facever evaluate lfw --models-dir "$RUN_DIR/export" --embedder "$NAME" --out "$RUN_DIR/eval"
 
 echo "== install into $MODELS_DIR/$NAME (card with LFW metrics and calibrated thresholds)"

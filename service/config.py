@@ -21,7 +21,7 @@ class Settings(BaseSettings):
 
     # models
     models_dir: Path = REPO_ROOT / "models"
-    embedder: str = Field("resnet20-random", description="folder name under models_dir")
+    embedder: str = Field("resnet20q-cosface-rf-iam", description="folder name under models_dir")
     device: Literal["cpu", "cuda"] = "cpu"
     threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = runtime default")
 

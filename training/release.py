@@ -35,7 +35,8 @@ def recipe_of(ckpt: dict[str, Any]) -> TrainingRecipe:
         "data": cfg["data"]["dir"], "base_loss": loss["base"], "lambda": loss["lambda_"], "beta": loss["beta"],
         "epochs": round(epochs, 3), "seed": cfg["seed"],
         "notes": (f"recipe {cfg['name']}: ResNet20 width {cfg['width']:g}, s={loss['s']} m={loss['m']}, "
-                  f"batch {cfg['batch_size']}, {progress.step} steps, lr {cfg['optim']['lr']} ({cfg['schedule']['kind']}), amp {cfg['amp']}"),
+                  f"batch {cfg['batch_size']}, {progress.step} steps, lr {cfg['optim']['lr']} ({cfg['schedule']['kind']}), "
+                  f"amp {cfg['amp']}" + (f". {cfg['notes']}" if cfg.get("notes") else "")),
     })
 
 
