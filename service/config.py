@@ -23,7 +23,9 @@ class Settings(BaseSettings):
     models_dir: Path = REPO_ROOT / "models"
     embedder: str = Field("resnet20q-cosface-rf-iam", description="folder name under models_dir")
     device: Literal["cpu", "cuda"] = "cpu"
-    threads: int = Field(0, ge=0, description="ONNX Runtime intra-op threads; 0 = runtime default")
+    # 1 thread per model run: concurrent requests (and verify's two images) then run side by side instead of
+    # fighting over the cores; measured in docs/benchmarks.md (service_latency vs service_latency_threads0)
+    threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads; 0 = runtime default")
 
     # image limits
     max_image_bytes: int = Field(10 * 1024 * 1024, gt=0)
@@ -48,7 +50,7 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='JSON, e.g. {"nlist": 1024, "nprobe": 16} or {"M": 32, "ef_search": 64}',
     )
-    index_threads: int = Field(0, ge=0, description="FAISS OpenMP threads; 0 = FAISS default")
+    index_threads: int = Field(1, ge=0, description="FAISS OpenMP threads; 0 = FAISS default")
     gallery_sync_interval: float = Field(
         0.5, ge=0, description="seconds between change-log polls before a search"
     )
