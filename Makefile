@@ -52,6 +52,6 @@ clean:
 PAIRS_PER_FOLD ?= 300
 .PHONY: bench-peer
 bench-peer: $(VENV)/.dev
-	$(PY) -m pip install -q dlib-bin face-recognition-models
+	$(PY) -m pip install -q dlib-bin face-recognition-models "setuptools<81"  # its models load via pkg_resources
 	$(PY) -m pip install -q --no-deps face-recognition
 	$(PY) benchmarks/peer_dlib.py --pairs-per-fold $(PAIRS_PER_FOLD)

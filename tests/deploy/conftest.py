@@ -1,3 +1,4 @@
-"""Deploy fixtures: the service fixtures (a models folder with the detector and the placeholder embedder)."""
+"""Deploy fixtures: the service fixtures (the repository's models folder with the detector and the shipped
+default embedder, and that embedder's card)."""
 
-from tests.service.conftest import random_embedder_dir, service_settings  # noqa: F401
+from tests.service.conftest import service_card, service_settings  # noqa: F401

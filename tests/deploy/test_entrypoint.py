@@ -10,6 +10,7 @@ import httpx
 from benchmarks.scale_out import Server, running, service_env
 from benchmarks.service_latency import free_port
 from service.config import Settings
+from service.vision.model_card import ModelCard
 from tests.conftest import lfw_image
 from tests.deploy.files import ENTRYPOINT, compose_services, healthcheck_command
 from tests.service.db.databases import postgres_schema
@@ -21,7 +22,7 @@ def _run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
     return subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_migrate_then_serve_verify_and_healthcheck(service_settings: Settings, tmp_path: Path):
+def test_migrate_then_serve_verify_and_healthcheck(service_settings: Settings, service_card: ModelCard, tmp_path: Path):
     with postgres_schema("facever_deploy") as url:
         env = service_env(url, service_settings.models_dir, service_settings.embedder, api_keys=f"admin:{ADMIN_KEY}")
         migrate = _run([str(ENTRYPOINT), *compose_services()["migrate"]["command"]], env)
@@ -37,7 +38,9 @@ def test_migrate_then_serve_verify_and_healthcheck(service_settings: Settings, t
                       for name, n in (("image_a", 7), ("image_b", 8))}
             answer = httpx.post(f"{base}/v1/verify", files=images, headers={"X-API-Key": ADMIN_KEY}, timeout=60)
             assert answer.status_code == 200, answer.text
-            assert -1.0 <= answer.json()["similarity"] <= 1.0
+            # two photos of one person: the shipped model, at its card's threshold, says they match
+            assert answer.json()["threshold"] == service_card.thresholds.best_accuracy
+            assert answer.json()["match"] is True, answer.json()["similarity"]
             assert httpx.post(f"{base}/v1/verify", files=images).status_code == 401  # auth is on
 
         unhealthy = _run(healthcheck_command(), server.env)  # the server is gone: the check must say so

@@ -1,4 +1,5 @@
-"""Service fixtures: a models folder with the shipped detector and the random placeholder embedder."""
+"""Service fixtures: settings on the shipped models (detector and default embedder), and the random placeholder
+embedder for the few tests that need a network whose torch source is known (ONNX export parity)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from pathlib import Path
 import pytest
 
 from service.config import REPO_ROOT, Settings
+from service.vision.model_card import ModelCard, load_model_card
+
+DEFAULT_EMBEDDER: str = Settings.model_fields["embedder"].default  # what a fresh clone serves, whatever FACEVER_* says
 
 
 @pytest.fixture(scope="session")
 def random_embedder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """models/resnet20-random built from seed 0 into a session temp dir (about 20 s, ~87 MB)."""
+    """models/resnet20-random built from seed 0 into a session temp dir (about 20 s, ~87 MB): build_embedder(0)
+    exported, for tests that compare torch with ONNX; its similarities mean nothing and its card has no threshold."""
     pytest.importorskip("torch")
     from training.export.embedder import export_random_placeholder
 
@@ -21,12 +26,21 @@ def random_embedder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def service_settings(random_embedder_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    """Settings on a models folder holding the committed detector beside the placeholder embedder,
-    and a fresh SQLite gallery; tests copy it with model_copy(update=...) to change a knob."""
-    models_dir = random_embedder_dir.parent
-    detector = models_dir / "detector"
-    if not detector.exists():
-        detector.symlink_to(REPO_ROOT / "models" / "detector", target_is_directory=True)
+def service_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings on the repository's models folder (the committed detector and the shipped default embedder, whose
+    card carries calibrated thresholds) and a fresh SQLite gallery; tests copy it with model_copy(update=...)."""
     database = tmp_path_factory.mktemp("db") / "facever.db"
-    return Settings(models_dir=models_dir, embedder=random_embedder_dir.name, database_url=f"sqlite:///{database}")
+    return Settings(models_dir=REPO_ROOT / "models", embedder=DEFAULT_EMBEDDER, database_url=f"sqlite:///{database}")
+
+
+@pytest.fixture(scope="session")
+def service_card(service_settings: Settings) -> ModelCard:
+    """The card of the embedder the service tests run on, read at run time: its thresholds are the expected ones."""
+    card = load_model_card(service_settings.embedder_dir)
+    assert card.thresholds.best_accuracy is not None, f"{service_settings.embedder_dir} has no calibrated threshold"
+    return card
+
+
+def identify_threshold(card: ModelCard) -> float | None:
+    """The threshold /v1/identify applies when the request names none: FAR 1e-3, else best accuracy."""
+    return card.thresholds.far_1e_3 if card.thresholds.far_1e_3 is not None else card.thresholds.best_accuracy

@@ -44,7 +44,7 @@ def test_db_upgrade_and_keys(env):
     assert runner.invoke(app, ["keys", "create", "--role", "root"]).exit_code == 2
 
 
-def test_enrol_a_folder_then_identify_and_verify(env, tmp_path):
+def test_enrol_a_folder_then_identify_and_verify(env, tmp_path, service_card):
     people = tmp_path / "people"
     for name, numbers in {"Hans_Blix": (7, 8), "Jennifer_Garner": (1,)}.items():
         (people / name).mkdir(parents=True)
@@ -66,6 +66,15 @@ def test_enrol_a_folder_then_identify_and_verify(env, tmp_path):
     assert verdict["match"] is True
     pair = json.loads(_run("verify", str(lfw_image("Hans_Blix", 7)), str(lfw_image("Hans_Blix", 7))))
     assert pair["similarity"] == pytest.approx(1.0, abs=1e-5)
+
+    # a photo that was not enrolled: found as its person, and verified against them at the card's threshold
+    new_photo = str(lfw_image("Hans_Blix", 37))
+    blix = json.loads(_run("identify", new_photo))["candidates"][0]
+    assert blix["name"] == "Hans Blix" and blix["similarity"] < 1.0 - 1e-3
+    verdict = json.loads(_run("verify", new_photo, "--identity", str(blix["identity_id"])))
+    assert verdict["threshold"] == pytest.approx(service_card.thresholds.best_accuracy) and verdict["match"] is True
+    verdict = json.loads(_run("verify", new_photo, "--identity", str(top["identity_id"])))  # Jennifer Garner
+    assert verdict["match"] is False, verdict["similarity"]
 
 
 def test_reembed_moves_the_gallery_to_a_new_model(env, service_settings, tmp_path, monkeypatch):

@@ -15,6 +15,17 @@ from tests.service.api.helpers import GREY, assert_error
 
 PEIRSOL_1 = lfw_image("Aaron_Peirsol", 1).read_bytes()
 PEIRSOL_2 = lfw_image("Aaron_Peirsol", 3).read_bytes()
+# pairs the shipped model must decide right at its card's best-accuracy threshold: clear, frontal LFW photos
+SAME_PERSON = {
+    "peirsol": (PEIRSOL_1, PEIRSOL_2),
+    "blix": (lfw_image("Hans_Blix", 8).read_bytes(), lfw_image("Hans_Blix", 18).read_bytes()),
+    "garner": (lfw_image("Jennifer_Garner", 3).read_bytes(), lfw_image("Jennifer_Garner", 12).read_bytes()),
+}
+DIFFERENT_PEOPLE = {
+    "peirsol-blix": (PEIRSOL_1, lfw_image("Hans_Blix", 8).read_bytes()),
+    "garner-williams": (lfw_image("Jennifer_Garner", 3).read_bytes(), lfw_image("Serena_Williams", 1).read_bytes()),
+    "peirsol-blair": (PEIRSOL_1, lfw_image("Tony_Blair", 134).read_bytes()),
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +44,31 @@ def _files(a: bytes, b: bytes) -> dict:
     return {"image_a": ("a.jpg", a, "image/jpeg"), "image_b": ("b.jpg", b, "image/jpeg")}
 
 
-def test_same_image_has_similarity_one_and_reports_both_faces(client):
+def test_same_image_has_similarity_one_and_reports_both_faces(client, service_card):
     response = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_1))
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["similarity"] == pytest.approx(1.0, abs=1e-5)
     for face in (body["face_a"], body["face_b"]):
         assert len(face["box"]) == 4 and len(face["landmarks"]) == 5 and face["score"] > 0.9
-    # the placeholder model has no calibrated threshold, so no decision is claimed
-    assert body["threshold"] is None and body["match"] is None
+    # the decision uses the card's calibrated best-accuracy threshold
+    assert body["model"] == service_card.name
+    assert body["threshold"] == pytest.approx(service_card.thresholds.best_accuracy) and body["match"] is True
+
+
+@pytest.mark.parametrize("pair", SAME_PERSON, ids=str)
+def test_two_photos_of_one_person_match(client, service_card, pair):
+    body = client.post("/v1/verify", files=_files(*SAME_PERSON[pair])).json()
+    assert body["threshold"] == pytest.approx(service_card.thresholds.best_accuracy)
+    assert body["match"] is True, body["similarity"]
+    assert body["similarity"] < 1.0 - 1e-3  # two photos, not one photo twice
+
+
+@pytest.mark.parametrize("pair", DIFFERENT_PEOPLE, ids=str)
+def test_photos_of_two_people_do_not_match(client, service_card, pair):
+    body = client.post("/v1/verify", files=_files(*DIFFERENT_PEOPLE[pair])).json()
+    assert body["threshold"] == pytest.approx(service_card.thresholds.best_accuracy)
+    assert body["match"] is False, body["similarity"]
 
 
 def test_json_base64_gives_the_same_answer_as_multipart(client):
@@ -55,6 +82,9 @@ def test_json_base64_gives_the_same_answer_as_multipart(client):
 def test_threshold_override_decides_the_match(client):
     response = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_1), data={"threshold": "0.5"})
     assert response.json()["threshold"] == 0.5 and response.json()["match"] is True
+    # a request threshold above a same-person pair's similarity turns its match off
+    strict = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_2), data={"threshold": "0.999"}).json()
+    assert strict["threshold"] == 0.999 and strict["match"] is False
 
 
 @pytest.mark.parametrize(

@@ -45,12 +45,15 @@ def test_embed_prints_a_unit_vector_and_writes_npy(tmp_path):
     np.testing.assert_allclose(np.load(out)[0], vector, atol=1e-5)
 
 
-def test_compare_prints_a_similarity():
+def test_compare_prints_a_similarity_and_the_cards_decision(service_card):
     same = _run("compare", PHOTO_A, PHOTO_A)
     assert same["similarity"] == pytest.approx(1.0, abs=1e-5)
-    other = _run("compare", PHOTO_A, PHOTO_B)
-    assert -1.0 <= other["similarity"] < 1.0
-    assert other["threshold"] is None and "match" not in other  # the placeholder has no calibrated threshold
+    other = _run("compare", PHOTO_A, PHOTO_B)  # two photos of one person
+    assert -1.0 <= other["similarity"] < 1.0 and other["model"] == service_card.name
+    assert other["threshold"] == pytest.approx(service_card.thresholds.best_accuracy)
+    assert other["match"] is True, other["similarity"]
+    stranger = _run("compare", PHOTO_A, str(lfw_image("Hans_Blix", 8)))
+    assert stranger["match"] is False, stranger["similarity"]
 
 
 def test_no_face_is_a_coded_failure(tmp_path):

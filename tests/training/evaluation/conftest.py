@@ -1,4 +1,5 @@
-"""Evaluation fixtures: the service's placeholder-embedder settings, and a pipeline and LFW pairs on them."""
+"""Evaluation fixtures: the service's settings (shipped detector and default embedder), a pipeline and LFW pairs
+on them, and the random placeholder embedder for the torch-versus-ONNX check."""
 
 from __future__ import annotations
 
