@@ -29,7 +29,7 @@ def main() -> int:
         f"facever: cannot start, model files missing:\n{listed}\n"
         f"FACEVER_MODELS_DIR={settings.models_dir} FACEVER_EMBEDDER={settings.embedder}.\n"
         "Bake the embedder into the image (put models/<embedder>/ in the build context before `docker build`; "
-        "for the placeholder: `make placeholder-model`), or mount a models folder read-only "
+        "the default one ships in the repository), or mount a models folder read-only "
         "(-v /path/to/models:/app/models:ro), or choose an installed embedder with FACEVER_EMBEDDER.",
         file=sys.stderr,
     )

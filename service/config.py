@@ -23,8 +23,9 @@ class Settings(BaseSettings):
     models_dir: Path = REPO_ROOT / "models"
     embedder: str = Field("resnet20q-cosface-rf-iam", description="folder name under models_dir")
     device: Literal["cpu", "cuda"] = "cpu"
-    # 1 thread per model run: concurrent requests (and verify's two images) then run side by side instead of
-    # fighting over the cores; measured in docs/benchmarks.md (service_latency vs service_latency_threads0)
+    # 1 thread per model run: concurrent requests (and verify's two images) run side by side instead of fighting
+    # over the cores. docs/benchmarks.md (service_latency vs service_latency_threads0): alone on 2 quiet cores
+    # the runtime default is ~3 ms faster per request; at 16 in flight, or on busy cores, 1 thread wins
     threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads; 0 = runtime default")
 
     # image limits
