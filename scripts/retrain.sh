@@ -7,6 +7,7 @@
 # Every step resumes: prepare skips finished shards, train continues from the run's newest checkpoint. The LFW evaluation
 # runs the exported ONNX model through the service's own pipeline, and its accuracy and thresholds go
 # into the installed model card. Under torchrun, set TRAIN="torchrun --nproc_per_node 8 -m training.train".
+# EVAL_ARGS adds options to the LFW evaluation, e.g. "--pairs 30" for a quick subset (default: all 6,000 pairs).
 # WEIGHTS=fp16|int8 ships that compact form (int8 calibrated on crops of the prepared data); the LFW
 # evaluation then measures the compact model itself.
 set -euo pipefail
@@ -22,6 +23,7 @@ SOURCES=("$@")
 TRAIN=${TRAIN:-python -m training.train}
 MODELS_DIR=${FACEVER_MODELS_DIR:-models}
 WEIGHTS=${WEIGHTS:-fp32}
+read -r -a EVAL_OPTIONS <<< "${EVAL_ARGS:-}"
 
 eval "$(python -m training.config "$CONFIG")"  # NAME, DATA_DIR, RUN_DIR, CHECKPOINT_DIR
 
@@ -35,7 +37,7 @@ CHECKPOINT=$(find "$CHECKPOINT_DIR" -name 'step_*.pt' | sort | tail -n 1)
 echo "== export $CHECKPOINT, evaluate it on LFW through the service pipeline"
 facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$RUN_DIR/export/$NAME" --weights "$WEIGHTS" --calibration "$DATA_DIR"
 ln -sfn "$(realpath "$MODELS_DIR/detector")" "$RUN_DIR/export/detector"  # the evaluation's models dir needs the detector too
-facever evaluate lfw --models-dir "$RUN_DIR/export" --embedder "$NAME" --out "$RUN_DIR/eval"
+facever evaluate lfw --models-dir "$RUN_DIR/export" --embedder "$NAME" --out "$RUN_DIR/eval" "${EVAL_OPTIONS[@]}"
 
 echo "== install into $MODELS_DIR/$NAME (card with LFW metrics and calibrated thresholds)"
 facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$MODELS_DIR/$NAME" --report "$RUN_DIR/eval/lfw-$NAME.json" \

@@ -114,7 +114,7 @@ def export(
 @app.command()
 def retrain(
     config: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="recipe YAML")],
-    src: Annotated[list[Path] | None, typer.Argument(help="per-identity image folder(s); default CelebA")] = None,
+    src: Annotated[list[Path] | None, typer.Argument(help="per-identity image folder(s); default CelebA + CACD")] = None,
 ) -> None:
     """prepare -> train -> export -> evaluate (LFW) -> install into models/, from one recipe (scripts/retrain.sh)."""
     script = Path(__file__).resolve().parent.parent / "scripts" / "retrain.sh"
