@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.report import RESULTS_DIR, ROOT, machine, save_plot, write_json, write_section
 from service.config import Settings
-from service.vision.embedder import Embedder, preprocess
+from service.vision.embedder import Embedder, preprocess_with_flips
 from training.nets import INPUT_HW, build_embedder
 
 PLOT = ROOT / "docs" / "benchmarks" / "embed_throughput.png"
@@ -99,7 +99,7 @@ class TorchEmbed:
 
     def embed(self, crops: np.ndarray) -> np.ndarray:
         n = len(crops)
-        batch = torch.from_numpy(preprocess(np.concatenate([crops, crops[:, :, ::-1]])))
+        batch = torch.from_numpy(preprocess_with_flips(crops))
         with torch.inference_mode():
             feats = self.net(batch).numpy()
         emb = np.concatenate([feats[:n], feats[n:]], axis=1)

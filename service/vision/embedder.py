@@ -23,6 +23,11 @@ def preprocess(crops: np.ndarray) -> np.ndarray:
     return (x - np.float32(INPUT.mean)) * np.float32(INPUT.scale)
 
 
+def preprocess_with_flips(crops: np.ndarray) -> np.ndarray:
+    """The concat_flip network input: the N crops, then their N left-right mirrors, preprocessed (2N, 3, 112, 96)."""
+    return preprocess(np.concatenate([crops, crops[:, :, ::-1]]))
+
+
 def check_crops(crops: np.ndarray) -> None:
     """Crops come from the aligner, so a wrong shape or dtype is a programming error: ValueError."""
     expected = (INPUT.height, INPUT.width, INPUT.channels)
@@ -93,8 +98,7 @@ class Embedder:
     def _embed_chunk(self, crops: np.ndarray) -> np.ndarray:
         n = len(crops)
         if self.card.embedding.fusion == "concat_flip":
-            batch = preprocess(np.concatenate([crops, crops[:, :, ::-1]]))
-            feats = self._session.run(None, {self._input_name: batch})[0]
+            feats = self._session.run(None, {self._input_name: preprocess_with_flips(crops)})[0]
             emb = np.concatenate([feats[:n], feats[n:]], axis=1)
         else:
             emb = self._session.run(None, {self._input_name: preprocess(crops)})[0]

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from service.vision.embedder import preprocess
+from service.vision.embedder import preprocess_with_flips
 from training.evaluation.features import EmbedCrops
 
 
@@ -18,8 +18,7 @@ def network_embedder(net: nn.Module, device: str | torch.device = "cpu") -> Embe
     """
 
     def embed(crops: np.ndarray) -> np.ndarray:
-        x = preprocess(crops)
-        both = torch.from_numpy(np.ascontiguousarray(np.concatenate([x, x[..., ::-1]]))).to(device)
+        both = torch.from_numpy(preprocess_with_flips(crops)).to(device)
         was_training = net.training
         net.eval()
         try:

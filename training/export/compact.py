@@ -42,7 +42,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from service.vision.embedder import file_sha256, preprocess
+from service.vision.embedder import file_sha256, preprocess_with_flips
 from service.vision.model_card import ONNX_FILE, Compaction, ModelCard, Weights, load_model_card
 from training.data.shards import CROP_SHAPE, load_shard, read_manifest
 
@@ -85,8 +85,7 @@ def sample_crops(data_dir: Path, n: int = CALIBRATION_CROPS, *, seed: int = 0) -
 def network_batches(crops: np.ndarray, batch: int = CALIBRATION_BATCH) -> Iterator[np.ndarray]:
     """Network inputs as the service builds them: preprocess(crops + their left-right mirrors)."""
     for i in range(0, len(crops), batch):
-        chunk = crops[i:i + batch]
-        yield preprocess(np.concatenate([chunk, chunk[:, :, ::-1]]))
+        yield preprocess_with_flips(crops[i:i + batch])
 
 
 class CropReader(CalibrationDataReader):
