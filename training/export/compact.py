@@ -45,6 +45,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from service.vision.embedder import file_sha256, preprocess_with_flips
 from service.vision.model_card import ONNX_FILE, Compaction, ModelCard, Weights, load_model_card
 from training.data.shards import CROP_SHAPE, load_shard, read_manifest
+from training.export.embedder import staged_onnx
 
 COMPACT_FORMS: tuple[Weights, ...] = ("fp16", "int8")
 CALIBRATION_CROPS = 256  # ranges settle after a few hundred crops; more only costs export time
@@ -187,9 +188,7 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
         crops = np.random.default_rng(seed).integers(0, 256, (RANDOM_CHECK_CROPS, *CROP_SHAPE), dtype=np.uint8)
         checked_on = f"{len(crops)} random uint8 crops (+ mirrors), seed {seed}"
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    onnx_path, tmp_path = out_dir / ONNX_FILE, out_dir / (ONNX_FILE + ".tmp")
-    try:
+    with staged_onnx(out_dir) as tmp_path:
         if weights == "fp16":
             onnx.save(fp16_weights(onnx.load(str(src))), str(tmp_path))
         else:
@@ -198,9 +197,7 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
         floor = MIN_COSINE[weights] if min_cosine is None else min_cosine
         if not cosines.min() >= floor:
             raise CompactParityError(f"{weights} vs fp32: min cosine {cosines.min():.6f} < {floor} on {checked_on}")
-        tmp_path.replace(onnx_path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
+    onnx_path = out_dir / ONNX_FILE
     compact = card.model_copy(update={
         "onnx_sha256": file_sha256(onnx_path), "weights": weights,
         "compaction": Compaction(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +51,6 @@ def export_embedder(
     """
     embedding = embedding or EmbeddingSpec()
     out_dir = Path(out_dir)
-    onnx_path, tmp_path = out_dir / ONNX_FILE, out_dir / (ONNX_FILE + ".tmp")
     was_training = net.training
     net.eval()  # BN uses running stats, which the exporter's optimiser folds into the convs
     try:
@@ -57,18 +58,17 @@ def export_embedder(
             feature_dim = net(torch.zeros(1, 3, *INPUT_HW)).shape[1]
         if feature_dim != embedding.feature_dim:  # the service would refuse this model: fail now
             raise ValueError(f"net gives {feature_dim} features, the card says {embedding.feature_dim}")
-        out_dir.mkdir(parents=True, exist_ok=True)
-        # one self-contained file (no external data) so the card's sha256 covers every weight
-        torch.onnx.export(
-            net, (torch.zeros(2, 3, *INPUT_HW),), str(tmp_path), dynamo=True, external_data=False,
-            opset_version=OPSET, input_names=["input"], output_names=["feature"],
-            dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
-        )
-        check_parity(net, tmp_path, parity_batch)
-        tmp_path.replace(onnx_path)
+        with staged_onnx(out_dir) as tmp_path:
+            # one self-contained file (no external data) so the card's sha256 covers every weight
+            torch.onnx.export(
+                net, (torch.zeros(2, 3, *INPUT_HW),), str(tmp_path), dynamo=True, external_data=False,
+                opset_version=OPSET, input_names=["input"], output_names=["feature"],
+                dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+            )
+            check_parity(net, tmp_path, parity_batch)
     finally:
-        tmp_path.unlink(missing_ok=True)  # only still there when the export or the check failed
         net.train(was_training)
+    onnx_path = out_dir / ONNX_FILE
     card = ModelCard(
         name=name, version=version, onnx_sha256=file_sha256(onnx_path),
         embedding=embedding,
@@ -77,6 +77,19 @@ def export_embedder(
     )
     card.write(out_dir)
     return card
+
+
+@contextmanager
+def staged_onnx(out_dir: Path) -> Iterator[Path]:
+    """A temporary file beside out_dir/model.onnx to write and check: it becomes model.onnx only when the
+    block ends cleanly, and is removed otherwise, so a failed check never replaces a good file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp_path = out_dir / (ONNX_FILE + ".tmp")
+    try:
+        yield tmp_path
+        tmp_path.replace(out_dir / ONNX_FILE)
+    finally:
+        tmp_path.unlink(missing_ok=True)
 
 
 def check_parity(net: nn.Module, onnx_path: Path, batch: int) -> float:
