@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -42,16 +41,12 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import RESULTS_DIR, ROOT, machine, save_plot, write_json, write_section
+from benchmarks.report import RESULTS_DIR, ROOT, load1, machine, save_plot, write_json, write_section
 from service.config import Settings
 from service.vision.embedder import Embedder, preprocess_with_flips
 from training.nets import INPUT_HW, build_embedder
 
 PLOT = ROOT / "docs" / "benchmarks" / "embed_throughput.png"
-
-
-def load1() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def count_flops(net: torch.nn.Module) -> int:

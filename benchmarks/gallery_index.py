@@ -29,7 +29,6 @@ import argparse
 import gc
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import RESULTS_DIR, ROOT, machine, save_plot, write_json, write_section
+from benchmarks.report import RESULTS_DIR, ROOT, load1, machine, save_plot, write_json, write_section
 from service.gallery.index import FaceIndex
 
 DIM = 1024
@@ -54,10 +53,6 @@ def rss_bytes() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
-
-
-def load1() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def unit(x: np.ndarray) -> np.ndarray:

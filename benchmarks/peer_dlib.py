@@ -29,7 +29,6 @@ Writes benchmarks/results/peer_dlib.json and its section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -39,7 +38,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.report import machine, percentiles, write_json, write_section
+from benchmarks.report import load1, machine, percentiles, write_json, write_section
 from service.config import REPO_ROOT, Settings
 from service.vision.align import align_face, centred_landmarks
 from service.vision.image_io import read_image
@@ -48,10 +47,6 @@ from training.evaluation import PairList, lfw_pairs, verify_folds
 
 LFW = REPO_ROOT.parent / "shared" / "data" / "lfw"
 CACHE = REPO_ROOT / ".cache" / "peer_dlib" / "encodings.npz"
-
-
-def load1() -> float:
-    return round(os.getloadavg()[0], 2)
 
 
 def rel(path: Path) -> str:

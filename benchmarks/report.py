@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
 from pathlib import Path
@@ -17,8 +18,6 @@ HEADER = "# Benchmarks\n\nEach section is written by the script it names; re-run
 
 def machine() -> dict:
     """What the numbers were measured on."""
-    import os
-
     import onnxruntime
 
     return {
@@ -31,8 +30,6 @@ def machine() -> dict:
 
 def load1() -> float:
     """The 1-minute load average: the cores are shared, so each block records it before and after."""
-    import os
-
     return round(os.getloadavg()[0], 2)
 
 
