@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +69,10 @@ def export_checkpoint(checkpoint: Path, out_dir: Path, *, name: str, version: st
         raise ValueError("int8 needs calibration crops: pass the packed training folder")
     net, ckpt = load_backbone(checkpoint)
     metrics, thresholds = metrics_of(ckpt, json.loads(report.read_text()) if report else None)
+    export = partial(export_embedder, net, name=name, version=version, training=recipe_of(ckpt),
+                     metrics=metrics, thresholds=thresholds)
     if weights == "fp32":
-        return export_embedder(net, out_dir, name=name, version=version, training=recipe_of(ckpt),
-                               metrics=metrics, thresholds=thresholds)
+        return export(out_dir)
     with tempfile.TemporaryDirectory(prefix="facever-fp32-") as tmp:
-        export_embedder(net, Path(tmp), name=name, version=version, training=recipe_of(ckpt),
-                        metrics=metrics, thresholds=thresholds)
+        export(Path(tmp))
         return compact_model(Path(tmp), out_dir, weights, calibration=calibration)
