@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import platform
-import re
 from pathlib import Path
 
 import numpy as np
+
+from training.doc_sections import replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -54,13 +55,7 @@ def write_json(name: str, payload: dict) -> Path:
 
 def write_section(name: str, markdown: str) -> None:
     """Replace (or append) the section of docs/benchmarks.md that belongs to benchmark `name`."""
-    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
-    block = f"{start}\n{markdown.strip()}\n{end}"
-    text = REPORT.read_text() if REPORT.exists() else HEADER
-    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text)
+    replace_section(REPORT, name, markdown, HEADER)
 
 
 def save_plot(fig, path: Path) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 import torch
 
 from service.config import REPO_ROOT
+from training.doc_sections import replace_section
 from training.toy import experiments as ex
 from training.toy.plots import Panel, plane_panels, sphere_panels
-from training.toy.report import IAM_PLOT, RF_PLOT, RunInfo, mnist_section, write_section
+from training.toy.report import IAM_PLOT, RF_PLOT, SECTION, RunInfo, mnist_section
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,7 +46,8 @@ def main(argv: list[str] | None = None) -> None:
 
     command = "python -m training.toy " + shlex.join(argv if argv is not None else sys.argv[1:])
     info = RunInfo(command, args.seeds, args.quick, (time.perf_counter() - started) / 60)
-    write_section(args.docs / "reproduction.md", mnist_section(info, (iam, iam_settings), (rf, rf_settings)))
+    section = mnist_section(info, (iam, iam_settings), (rf, rf_settings))
+    replace_section(args.docs / "reproduction.md", SECTION, section, "# Reproduction report\n")
     print(f"wrote {args.docs / 'reproduction.md'} in {info.minutes:.1f} min")
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from pathlib import Path
 
 from training.toy.experiments import IamSettings, RfSettings, RowResult
 
-START, END = "<!-- mnist:start -->", "<!-- mnist:end -->"
+SECTION = "mnist"  # docs/reproduction.md's block this report owns
 IAM_PLOT, RF_PLOT = "reproduction/iam_fig2.png", "reproduction/regularface_fig4.png"
 
 
@@ -99,15 +98,3 @@ def mnist_section(
         ("- A 3-D feature with 10 classes is a hard bottleneck: the gap to the paper's 99 % is mostly the "
         "training length, which also decides how far IAM can push the centres apart."),
     ])  # fmt: skip
-
-
-def write_section(path: Path, body: str) -> None:
-    """Replace the text between the MNIST markers (or add the block), leaving the rest of the file alone."""
-    block = f"{START}\n{body}\n{END}"
-    text = path.read_text() if path.exists() else "# Reproduction report\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)

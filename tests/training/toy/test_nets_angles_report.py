@@ -1,9 +1,8 @@
-"""Toy nets' output shapes, the centre-angle helper on known vectors, and the doc writer's section replacement."""
+"""Toy nets' output shapes, the centre-angle helper on known vectors, and the mean ± std formatter."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pytest
 
@@ -11,7 +10,7 @@ torch = pytest.importorskip("torch")
 
 from training.toy.angles import centre_angles
 from training.toy.nets import IamCNN, LeNet
-from training.toy.report import END, START, mean_std, write_section
+from training.toy.report import mean_std
 
 
 @pytest.mark.parametrize("width", [1.0, 0.5])
@@ -41,17 +40,3 @@ def test_angles_on_known_vectors() -> None:
 def test_mean_std() -> None:
     assert mean_std([1.0, 2.0, 3.0]) == "2.00 ± 1.00"
     assert mean_std([5.0], 1) == "5.0 ± 0.0"
-
-
-def test_write_section_replaces_only_its_block(tmp_path: Path) -> None:
-    doc = tmp_path / "reproduction.md"
-    write_section(doc, "first")  # creates the file
-    assert doc.read_text().count(START) == 1 and "first" in doc.read_text()
-    doc.write_text(f"# Report\n\nintro\n\n{START}\nold\n{END}\n\n<!-- faces:start -->\nfaces\n<!-- faces:end -->\n")
-    write_section(doc, "new")
-    text = doc.read_text()
-    assert text == f"# Report\n\nintro\n\n{START}\nnew\n{END}\n\n<!-- faces:start -->\nfaces\n<!-- faces:end -->\n"
-    other = tmp_path / "other.md"
-    other.write_text("# Other\n\nkept\n")
-    write_section(other, "added")  # no markers yet: appended, the rest untouched
-    assert other.read_text() == f"# Other\n\nkept\n\n{START}\nadded\n{END}\n"
