@@ -3,8 +3,10 @@
 Kinds and their `params`:
 - flat: exact search (IndexFlatIP), the default.
 - ivf: IndexIVFFlat; `nlist` (default 4·sqrt(n)), `nprobe` (default 16). It is trained on the
-  vectors present when built; with fewer than 39·nlist of them (FAISS's minimum for k-means) it
-  falls back to exact flat search, and asks for a rebuild once there are enough.
+  vectors present when built (a seeded sample of at most 64·nlist of them: k-means cost grows with
+  the sample, and 64 points per list place the centroids about as well as FAISS's own 256); with
+  fewer than 39·nlist of them (FAISS's minimum for k-means) it falls back to exact flat search, and
+  asks for a rebuild once there are enough.
 - sq8: 8-bit scalar quantiser; trained (per-dimension ranges) on the vectors present, exact flat
   below `min_train` (default 1000) vectors.
 - hnsw: IndexHNSWFlat; `M` (32), `ef_construction` (80), `ef_search` (64). HNSW cannot delete, so
@@ -33,6 +35,7 @@ _PARAMS: dict[str, set[str]] = {
     "hnsw": {"M", "ef_construction", "ef_search"},
 }
 _IVF_POINTS_PER_LIST = 39
+_IVF_TRAIN_PER_LIST = 64
 _HNSW_TOMBSTONE_FRACTION = 0.2
 _RETRAIN_GROWTH = 4
 
@@ -103,7 +106,10 @@ class FaceIndex:
             return faiss.IndexIDMap(hnsw), 0
         if self.kind == "ivf" and n >= self._min_train(n):
             # IVF stores ids itself; wrapping it in IndexIDMap would break remove_ids
-            ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, self._nlist(n), ip)
+            nlist = self._nlist(n)
+            ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(self.dim), self.dim, nlist, ip)
+            if n > _IVF_TRAIN_PER_LIST * nlist:
+                train = train[np.random.default_rng(0).choice(n, _IVF_TRAIN_PER_LIST * nlist, replace=False)]
             ivf.train(train)
             ivf.nprobe = int(self.params.get("nprobe", 16))
             return ivf, n
@@ -112,6 +118,15 @@ class FaceIndex:
             sq.train(train)
             return faiss.IndexIDMap(sq), n
         return faiss.IndexIDMap(faiss.IndexFlatIP(self.dim)), 0
+
+    def tune(self, **params: float) -> None:
+        """Change search-time parameters (ivf `nprobe`, hnsw `ef_search`) without rebuilding."""
+        allowed = {"ivf": {"nprobe"}, "hnsw": {"ef_search"}}.get(self.kind, set())
+        if set(params) - allowed:
+            raise ValueError(f"{self.kind} can tune only {sorted(allowed)}, not {sorted(set(params) - allowed)}")
+        self.params.update(params)
+        if "nprobe" in params and self.effective_kind == "ivf":
+            self._index.nprobe = int(params["nprobe"])
 
     @property
     def effective_kind(self) -> str:

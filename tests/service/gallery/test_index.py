@@ -94,3 +94,24 @@ def test_rejects_unknown_kinds_and_params() -> None:
         FaceIndex(4, "hnsw", {"nprobe": 3})
     with pytest.raises(ValueError, match="ids"):
         FaceIndex(4).add([1, 2], np.ones((1, 4)))
+
+
+def test_tune_changes_search_params_without_a_rebuild(gallery_vectors) -> None:
+    ids, vectors, queries = gallery_vectors
+    index = FaceIndex.build(DIM, "ivf", {"nlist": 16, "nprobe": 1}, ids, vectors)
+    exact = FaceIndex.build(DIM, "flat", {}, ids, vectors)
+    index.tune(nprobe=16)  # every list: IVF becomes exact
+    np.testing.assert_array_equal(index.search(queries, 5)[1], exact.search(queries, 5)[1])
+    assert index.params["nprobe"] == 16
+    with pytest.raises(ValueError, match="nlist"):
+        index.tune(nlist=4)
+    with pytest.raises(ValueError, match="tune only"):
+        exact.tune(nprobe=2)
+
+
+def test_ivf_trains_on_a_bounded_sample(gallery_vectors) -> None:
+    ids, vectors, queries = gallery_vectors
+    index = FaceIndex.build(DIM, "ivf", {"nlist": 4, "nprobe": 4}, ids, vectors)  # 3,000 > 64·4 vectors
+    assert index.effective_kind == "ivf" and index.trained_on == len(vectors) and len(index) == len(ids)
+    exact = FaceIndex.build(DIM, "flat", {}, ids, vectors)
+    np.testing.assert_array_equal(index.search(queries, 5)[1], exact.search(queries, 5)[1])
