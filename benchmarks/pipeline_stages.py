@@ -1,6 +1,9 @@
-"""Per-stage latency of the face pipeline (decode, detect, align, embed) on real LFW images.
+"""Per-stage latency of the face pipeline (decode, detect, align, embed) on real LFW images, at several frame sizes.
 
 Usage: python benchmarks/pipeline_stages.py [--images 200] [--embedder NAME] [--threads 0]
+       [--frames 250x250 640x480 1920x1080]
+A frame other than LFW's own 250x250 is the LFW image scaled to the frame's height, centred, its edge pixels
+replicated to the frame's width (no extra faces), re-encoded as JPEG (quality 95): a close-up photo at that size.
 Writes benchmarks/results/pipeline_stages.json and its section of docs/benchmarks.md.
 """
 
@@ -11,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,10 +35,22 @@ def lfw_sample(count: int) -> list[Path]:
     return [min(person.glob("*.jpg")) for person in people]
 
 
-def measure(pipeline: FacePipeline, paths: list[Path]) -> dict[str, list[float]]:
+def framed(path: Path, width: int, height: int) -> bytes:
+    """The LFW JPEG as a width x height frame (see the module doc); 250x250 is the file itself."""
+    data = path.read_bytes()
+    if (width, height) == (250, 250):
+        return data
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    side = min(width, height)
+    image = cv2.resize(image, (side, side), interpolation=cv2.INTER_CUBIC)
+    left, top = (width - side) // 2, (height - side) // 2
+    frame = cv2.copyMakeBorder(image, top, height - side - top, left, width - side - left, cv2.BORDER_REPLICATE)
+    return cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+
+
+def measure(pipeline: FacePipeline, images: list[bytes], desc: str) -> dict[str, list[float]]:
     timings: dict[str, list[float]] = {stage: [] for stage in STAGES}
-    for path in tqdm(paths, desc="pipeline", unit="img"):
-        data = path.read_bytes()
+    for data in tqdm(images, desc=desc, unit="img"):
         t0 = time.perf_counter()
         rgb = pipeline.decode(data)
         t1 = time.perf_counter()
@@ -56,37 +73,45 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--embedder", default=None)
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = default)")
+    parser.add_argument("--frames", nargs="+", default=["250x250", "640x480", "1920x1080"], help="WIDTHxHEIGHT")
     args = parser.parse_args()
 
     overrides = {"threads": args.threads} | ({"embedder": args.embedder} if args.embedder else {})
     settings = Settings(**overrides)
     pipeline = FacePipeline.from_settings(settings)
     paths = lfw_sample(args.images)
-    measure(pipeline, paths[:5])  # warm-up: first ORT runs allocate
-    timings = measure(pipeline, paths)
-
-    stats = {stage: percentiles(samples) for stage, samples in timings.items()}
-    total = sum(stats[s]["mean_ms"] for s in STAGES)
-    write_json("pipeline_stages", {"machine": machine(), "embedder": settings.embedder,
-                                   "threads": args.threads, "images": len(paths), "stages": stats})
+    results = {}
+    for frame in args.frames:
+        width, height = map(int, frame.split("x"))
+        images = [framed(path, width, height) for path in paths]
+        measure(pipeline, images[:5], f"warm-up {frame}")  # first ORT runs at a new size allocate
+        timings = measure(pipeline, images, frame)
+        results[frame] = {stage: percentiles(samples) for stage, samples in timings.items()}
+    write_json("pipeline_stages", {"machine": machine(), "embedder": settings.embedder, "threads": args.threads,
+                                   "images": len(paths), "min_face_size": settings.min_face_size,
+                                   "frames": results})
     rows = "\n".join(
-        f"| {s} | {stats[s]['mean_ms']} | {stats[s]['p50_ms']} | {stats[s]['p95_ms']} |" for s in STAGES
+        f"| {frame} | {s} | {stats[s]['mean_ms']} | {stats[s]['p50_ms']} | {stats[s]['p95_ms']} |"
+        for frame, stats in results.items() for s in STAGES
     )
+    totals = "; ".join(f"{frame}: {sum(st[s]['mean_ms'] for s in STAGES):.1f} ms" for frame, st in results.items())
+    first = next(iter(results.values()))
     write_section(
         "pipeline_stages",
         f"""## Pipeline stages (per image)
 
-`python benchmarks/pipeline_stages.py --images {args.images} --threads {args.threads}` — {stats['embed']['n']}
-LFW images (250x250, first image of the first people in sorted order), embedder `{settings.embedder}`
-(orig + flip in one batch), ONNX Runtime threads: {args.threads or 'default'}, machine: {machine()['cores']} cores.
+`python benchmarks/pipeline_stages.py --images {args.images} --threads {args.threads} --frames {' '.join(args.frames)}`
+— {first['embed']['n']} LFW images (first image of the first people in sorted order; larger frames: the image
+scaled to the frame height, edges replicated, JPEG q95), minimum face {settings.min_face_size} px, embedder
+`{settings.embedder}` (orig + flip in one batch), ONNX Runtime threads: {args.threads or 'default'},
+machine: {machine()['cores']} cores. Mean total per image — {totals}.
 
-| stage | mean ms | p50 ms | p95 ms |
-|---|---|---|---|
+| frame | stage | mean ms | p50 ms | p95 ms |
+|---|---|---|---|---|
 {rows}
-| **total** | {total:.2f} | | |
 """,
     )
-    print(f"total mean {total:.1f} ms/img; see docs/benchmarks.md")
+    print(f"{totals}; see docs/benchmarks.md")
 
 
 if __name__ == "__main__":
