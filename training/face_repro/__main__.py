@@ -1,0 +1,64 @@
+"""`python -m training.face_repro [--epochs 2] [--rows KEY ...]`: train and score the face-scale loss comparison.
+
+Each row trains the shared recipe with its own loss, is scored on all LFW pairs and leaves
+runs/face_repro/face_repro_<row>/result.json; the docs section is rebuilt from every result present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from service.config import REPO_ROOT, Settings
+from service.vision.pipeline import FacePipeline
+from training.doc_sections import replace_section
+from training.evaluation import align_images, lfw_pairs, present_pairs
+from training.face_repro.report import SECTION, RunInfo, faces_section
+from training.face_repro.rows import rows
+from training.face_repro.run import LfwPairs, RowResult, result_path, run_row
+
+DEFAULT_LFW = REPO_ROOT.parent / "shared" / "data" / "lfw"
+
+
+def prepare_lfw(lfw_dir: Path, cache_dir: Path, workers: int) -> LfwPairs:
+    """All 6,000 pairs, aligned by the service's own detector and aligner (cached across runs)."""
+    pairs, _ = present_pairs(lfw_pairs(lfw_dir / "pairs.txt", lfw_dir / "lfw-deepfunneled"))
+    pipeline = FacePipeline.from_settings(Settings(), with_embedder=False)
+    return LfwPairs(pairs, align_images(pairs.unique_paths(), pipeline, workers, cache_dir))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m training.face_repro", description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=float, default=2.0, help="training length of every row")
+    parser.add_argument("--rows", nargs="*", help="row keys to run (default: all, in the order of rows.py)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override the shared recipe for every row, e.g. --set width=1.0 (repeatable)")
+    parser.add_argument("--out-dir", type=Path, default=Path("runs/face_repro"))
+    parser.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW)
+    parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".cache" / "evaluation")
+    parser.add_argument("--workers", type=int, default=2, help="LFW alignment threads (first run only)")
+    parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs", help="folder of reproduction.md")
+    args = parser.parse_args(argv)
+    all_rows = rows(args.epochs)
+    unknown = set(args.rows or []) - {r.key for r in all_rows}
+    if unknown:
+        parser.error(f"unknown rows {sorted(unknown)}; known: {[r.key for r in all_rows]}")
+    started = time.perf_counter()
+    lfw = prepare_lfw(args.lfw_dir, args.cache_dir, args.workers)
+    for row in all_rows:
+        if args.rows is None or row.key in args.rows:
+            result = run_row(row, args.epochs, lfw, args.out_dir, tuple(args.overrides))
+            print(f"{row.label}: LFW {result.lfw_mean:.2f} ± {result.lfw_std:.2f}, Sep {result.sep_mean:.3f}")
+    results = {r.key: RowResult.load(p) for r in all_rows if (p := result_path(args.out_dir, r)).exists()}
+    command = "python -m training.face_repro " + shlex.join(argv if argv is not None else sys.argv[1:])
+    info = RunInfo(command.strip(), args.epochs, (time.perf_counter() - started) / 60)
+    section = faces_section(info, all_rows, results, args.docs, args.out_dir)
+    replace_section(args.docs / "reproduction.md", SECTION, section, "# Reproduction report\n")
+    print(f"wrote {args.docs / 'reproduction.md'}")
+
+
+if __name__ == "__main__":
+    main()
