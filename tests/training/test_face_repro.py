@@ -56,7 +56,7 @@ def test_rows_train_score_persist_and_report(
     assert run_row(chosen[0], 1, lfw_subset, tmp_path, extra) == results["cosface"]
 
     docs = tmp_path / "docs"
-    section = faces_section(RunInfo("python -m training.face_repro", 1, 0.1), rows(1), results, docs, tmp_path)
+    section = faces_section(RunInfo("python -m training.face_repro", 1), rows(1), results, docs, tmp_path)
     for row in chosen:
         assert f"| {row.label} | {results[row.key].lfw_mean:.2f} ± " in section
     assert "Not run yet: " in section and "Softmax (RF Eq. 2–3)" in section

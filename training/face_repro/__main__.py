@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import time
 from pathlib import Path
 
 from service.config import REPO_ROOT, Settings
@@ -46,7 +45,6 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(args.rows or []) - {r.key for r in all_rows}
     if unknown:
         parser.error(f"unknown rows {sorted(unknown)}; known: {[r.key for r in all_rows]}")
-    started = time.perf_counter()
     lfw = prepare_lfw(args.lfw_dir, args.cache_dir, args.workers)
     for row in all_rows:
         if args.rows is None or row.key in args.rows:
@@ -54,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{row.label}: LFW {result.lfw_mean:.2f} ± {result.lfw_std:.2f}, Sep {result.sep_mean:.3f}")
     results = {r.key: RowResult.load(p) for r in all_rows if (p := result_path(args.out_dir, r)).exists()}
     command = "python -m training.face_repro " + shlex.join(argv if argv is not None else sys.argv[1:])
-    info = RunInfo(command.strip(), args.epochs, (time.perf_counter() - started) / 60)
+    info = RunInfo(command.strip(), args.epochs)
     section = faces_section(info, all_rows, results, args.docs, args.out_dir)
     replace_section(args.docs / "reproduction.md", SECTION, section, "# Reproduction report\n")
     print(f"wrote {args.docs / 'reproduction.md'}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,6 @@ FIG5_KEYS = ("cosface_rf_noanneal", "cosface_rf")  # the same λ with and withou
 class RunInfo:
     command: str
     epochs: float
-    minutes: float  # training + scoring time of this invocation
 
 
 def regularizer_curve(run_dir: Path) -> tuple[list[int], list[float]]:
@@ -63,6 +63,11 @@ def plot_lambda_sweep(sweep: list[RowResult], path: Path) -> bool:
     return True
 
 
+def _median_minutes(results: list[RowResult]) -> float:
+    minutes = [r.train_minutes for r in results if r.train_minutes > 0]
+    return statistics.median(minutes) if minutes else 0.0
+
+
 def _lambda(result: RowResult) -> float:
     return Row(result.key, result.label, tuple(result.overrides)).lambda_
 
@@ -98,8 +103,9 @@ def faces_section(
         figures.append(f"![RF Fig. 5 at our scale: L_r during training with and without λ annealing]({FIG5})")
     return "\n".join([
         "### Loss comparison (same network, data, seed and schedule for every row)", "",
-        (f"Produced by `{info.command}` ({info.minutes:.0f} min of CPU in the invocation that wrote this; each row "
-         "trains once and is kept, so re-running only adds missing rows). Recipe `training/configs/face_repro.yaml`: "
+        (f"Produced by `{info.command}` (median {_median_minutes(ran):.0f} min of training per row on this machine; "
+         "each row trains once and is kept, so re-running only adds missing rows). Recipe "
+         "`training/configs/face_repro.yaml`: "
          f"ResNet20 × 0.25, **{info.epochs:g} epochs** of CelebA + CACD (batch 128, SGD lr 0.1 cosine, 0.25 epoch "
          "warm-up, seed 0); each row's `--set` overrides are in `runs/face_repro/<row>/result.json`. "
          "RegularFace rows anneal λ over 3/28 of the run (RF Eq. 15 uses 3 of 28 epochs). LFW: all 6,000 pairs, "
