@@ -49,7 +49,7 @@ def test_rows_train_score_persist_and_report(
     results = {r.key: run_row(r, 1, lfw_subset, tmp_path, extra) for r in chosen}
     for row in chosen:
         result = results[row.key]
-        assert result.steps == 2 and 0.0 <= result.lfw_mean <= 100.0 and 0.0 <= result.auc <= 1.0
+        assert result.steps == 2 and 0.0 <= result.lfw_mean <= 1.0 and 0.0 <= result.auc <= 1.0
         assert -1.0 <= result.sep_mean <= 1.0
         assert json.loads(result_path(tmp_path, row).read_text())["lfw_mean"] == result.lfw_mean
     # a finished row is read back, not retrained
@@ -58,6 +58,6 @@ def test_rows_train_score_persist_and_report(
     docs = tmp_path / "docs"
     section = faces_section(RunInfo("python -m training.face_repro", 1), rows(1), results, docs, tmp_path)
     for row in chosen:
-        assert f"| {row.label} | {results[row.key].lfw_mean:.2f} ± " in section
+        assert f"| {row.label} | {100 * results[row.key].lfw_mean:.2f} ± " in section
     assert "Not run yet: " in section and "Softmax (RF Eq. 2–3)" in section
     assert (docs / FIG5).stat().st_size > 0 and (docs / FIG6).stat().st_size > 0

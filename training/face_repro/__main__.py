@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from service.config import REPO_ROOT, Settings
@@ -49,10 +48,12 @@ def main(argv: list[str] | None = None) -> None:
     for row in all_rows:
         if args.rows is None or row.key in args.rows:
             result = run_row(row, args.epochs, lfw, args.out_dir, tuple(args.overrides))
-            print(f"{row.label}: LFW {result.lfw_mean:.2f} ± {result.lfw_std:.2f}, Sep {result.sep_mean:.3f}")
+            print(f"{row.label}: LFW {100 * result.lfw_mean:.2f} ± {100 * result.lfw_std:.2f} %, Sep {result.sep_mean:.3f}")
     results = {r.key: RowResult.load(p) for r in all_rows if (p := result_path(args.out_dir, r)).exists()}
-    command = "python -m training.face_repro " + shlex.join(argv if argv is not None else sys.argv[1:])
-    info = RunInfo(command.strip(), args.epochs)
+    # the arguments that decide the numbers (not which rows this invocation happened to add)
+    shaping = ([] if args.epochs == parser.get_default("epochs") else ["--epochs", f"{args.epochs:g}"]) + [
+        part for override in args.overrides for part in ("--set", override)]
+    info = RunInfo(" ".join(["python -m training.face_repro", *map(shlex.quote, shaping)]), args.epochs)
     section = faces_section(info, all_rows, results, args.docs, args.out_dir)
     replace_section(args.docs / "reproduction.md", SECTION, section, "# Reproduction report\n")
     print(f"wrote {args.docs / 'reproduction.md'}")

@@ -55,7 +55,8 @@ def plot_lambda_sweep(sweep: list[RowResult], path: Path) -> bool:
         return False
     lambdas = [_lambda(r) for r in sweep]
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.4))
-    left.errorbar(lambdas, [r.lfw_mean for r in sweep], yerr=[r.lfw_std for r in sweep], marker="o", capsize=3)
+    left.errorbar(lambdas, [100 * r.lfw_mean for r in sweep], yerr=[100 * r.lfw_std for r in sweep], marker="o",
+                  capsize=3)
     left.set(xlabel="λ", ylabel="LFW accuracy % (10 folds)", title="LFW vs λ")
     right.plot(lambdas, [r.sep_mean for r in sweep], marker="o")
     right.set(xlabel="λ", ylabel="converged L_r = Sep mean of W", title="L_r vs λ")
@@ -85,7 +86,7 @@ def table(results: list[RowResult]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for r in results:
-        lines.append(f"| {r.label} | {r.lfw_mean:.2f} ± {r.lfw_std:.2f} | {r.auc:.4f} | {100 * r.tar_far_1e3:.2f} % "
+        lines.append(f"| {r.label} | {100 * r.lfw_mean:.2f} ± {100 * r.lfw_std:.2f} | {r.auc:.4f} | {100 * r.tar_far_1e3:.2f} % "
                      f"| {r.sep_mean:.3f} / {r.sep_std:.3f} | {r.steps} |")
     return "\n".join(lines)
 
@@ -107,7 +108,7 @@ def faces_section(
          "each row trains once and is kept, so re-running only adds missing rows). Recipe "
          "`training/configs/face_repro.yaml`: "
          f"ResNet20 × 0.25, **{info.epochs:g} epochs** of CelebA + CACD (batch 128, SGD lr 0.1 cosine, 0.25 epoch "
-         "warm-up, seed 0); each row's `--set` overrides are in `runs/face_repro/<row>/result.json`. "
+         "warm-up, seed 0); rows differ only in the loss settings listed in `training/face_repro/rows.py`. "
          "RegularFace rows anneal λ over 3/28 of the run (RF Eq. 15 uses 3 of 28 epochs). LFW: all 6,000 pairs, "
          "orig + flip features, threshold from the other 9 folds."), "",
         table(ran), "",

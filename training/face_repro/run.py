@@ -24,7 +24,7 @@ class RowResult:
     overrides: list[str]
     epochs: float
     steps: int
-    lfw_mean: float
+    lfw_mean: float  # fractions, as training.evaluation reports them
     lfw_std: float
     auc: float
     tar_far_1e3: float
