@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks import face_like_vectors as flv
 from benchmarks.report import RESULTS_DIR, ROOT, load1, machine, save_plot, write_json, write_section
 from service.gallery.index import FaceIndex
+from training.evaluation.cli import DEFAULT_CACHE, DEFAULT_LFW
 
 DIM = 1024
 K = 5
@@ -138,7 +139,7 @@ def face_model(args: argparse.Namespace) -> flv.TwoCovariance:
     """The two-covariance model of the shipped model's LFW embeddings (fitted once, cached)."""
     cache = args.cache_dir / "face_like_model.npz"
     if not cache.exists():
-        vectors, people = flv.lfw_embeddings(args.lfw_dir, args.cache_dir / "lfw_embeddings.npz", ROOT / ".cache" / "evaluation")
+        vectors, people = flv.lfw_embeddings(args.lfw_dir, args.cache_dir / "lfw_embeddings.npz", DEFAULT_CACHE)
         real = flv.cosine_stats(vectors, people, 20_000, 0)
         fitted = flv.calibrate_within(flv.fit(vectors, people), real["same_mean"])
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -193,7 +194,7 @@ def main() -> None:
     parser.add_argument("--data", choices=["random", "face-like"], default="random",
                         help="random unit vectors, or samples of a Gaussian fitted to real LFW embeddings")
     parser.add_argument("--per-identity", type=int, default=10, help="face-like: faces per identity")
-    parser.add_argument("--lfw-dir", type=Path, default=ROOT.parent / "shared" / "data" / "lfw")
+    parser.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "benchmarks")
     parser.add_argument("--hnsw-m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=80)

@@ -10,22 +10,13 @@ import argparse
 import shlex
 from pathlib import Path
 
-from service.config import REPO_ROOT, Settings
-from service.vision.pipeline import FacePipeline
+from service.config import REPO_ROOT
 from training.doc_sections import replace_section
-from training.evaluation import align_images, lfw_pairs, present_pairs
+from training.evaluation.cli import DEFAULT_CACHE, DEFAULT_LFW
 from training.face_repro.report import SECTION, RunInfo, faces_section
 from training.face_repro.rows import rows
 from training.face_repro.run import LfwPairs, RowResult, result_path, run_row
-
-DEFAULT_LFW = REPO_ROOT.parent / "shared" / "data" / "lfw"
-
-
-def prepare_lfw(lfw_dir: Path, cache_dir: Path, workers: int) -> LfwPairs:
-    """All 6,000 pairs, aligned by the service's own detector and aligner (cached across runs)."""
-    pairs, _ = present_pairs(lfw_pairs(lfw_dir / "pairs.txt", lfw_dir / "lfw-deepfunneled"))
-    pipeline = FacePipeline.from_settings(Settings(), with_embedder=False)
-    return LfwPairs(pairs, align_images(pairs.unique_paths(), pipeline, workers, cache_dir))
+from training.quick_eval import aligned_lfw
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,7 +27,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="override the shared recipe for every row, e.g. --set width=1.0 (repeatable)")
     parser.add_argument("--out-dir", type=Path, default=Path("runs/face_repro"))
     parser.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW)
-    parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / ".cache" / "evaluation")
+    parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--workers", type=int, default=2, help="LFW alignment threads (first run only)")
     parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs", help="folder of reproduction.md")
     args = parser.parse_args(argv)
@@ -44,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     unknown = set(args.rows or []) - {r.key for r in all_rows}
     if unknown:
         parser.error(f"unknown rows {sorted(unknown)}; known: {[r.key for r in all_rows]}")
-    lfw = prepare_lfw(args.lfw_dir, args.cache_dir, args.workers)
+    lfw = LfwPairs(*aligned_lfw(args.lfw_dir, None, args.workers, args.cache_dir))
     for row in all_rows:
         if args.rows is None or row.key in args.rows:
             result = run_row(row, args.epochs, lfw, args.out_dir, tuple(args.overrides))
