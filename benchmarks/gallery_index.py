@@ -1,12 +1,14 @@
-"""Gallery search: exact (flat) vs IVF vs HNSW vs SQ8 at several sizes — build time, memory, latency, recall@1.
+"""Gallery search: exact (flat) vs IVF vs HNSW vs PCA+HNSW vs SQ8 at several sizes — build time, memory, latency,
+recall@1.
 
-Usage: python benchmarks/gallery_index.py [--sizes 10000 100000] [--kinds flat ivf hnsw sq8] [--queries 200]
-       [--data random|face-like] [--per-identity 10] [--omp-threads 0] [--name gallery_index] [--render-only]
-       [--nlist N] [--nprobes 16 ...] [--hnsw-m 32] [--ef-construction 80] [--ef-search 64] [--noise 1.0]
+Usage: python benchmarks/gallery_index.py [--sizes 10000 100000] [--kinds flat ivf hnsw hnsw-pca sq8]
+       [--queries 200] [--data random|face-like] [--per-identity 10] [--omp-threads 0] [--build-threads 0] [--name gallery_index]
+       [--render-only] [--nlist N] [--nprobes 16 ...] [--hnsw-m 32] [--ef-construction 80] [--ef-searches 64 ...]
+       [--pca-dims 128] [--refine 10] [--noise 1.0]
 
 Every index is the service's own `service.gallery.index.FaceIndex` (FaceIndex.build, then FaceIndex.search with
-k=5, one query per call as /v1/identify does; IVF is built once and searched at each `--nprobes` value through
-FaceIndex.tune). recall@1 = fraction of queries whose top-1 id equals exact search's top-1 (exact = the flat
+k=5, one query per call as /v1/identify does; IVF and the HNSW kinds are built once and searched at each
+`--nprobes` / `--ef-searches` value through FaceIndex.tune). recall@1 = fraction of queries whose top-1 id equals exact search's top-1 (exact = the flat
 index, or numpy when flat is not run); `answer_is_own` = top-1 belongs to the query's own identity.
 
 Data (`--data`):
@@ -17,9 +19,10 @@ Data (`--data`):
   queries are fresh faces of enrolled identities — the structure a real gallery has.
 
 IVF nlist defaults to round(sqrt(n)) (the service default 4·sqrt(n) needs 39·nlist training points, more than n
-at 10k, and would silently fall back to flat). HNSW M 32, ef_construction 80, ef_search 64 (the service
-defaults); sq8 min_train 1000. `effective_kind` is reported so a fallback is visible. A 1M HNSW build takes
-hours on 2 cores: leave hnsw out of --kinds at 1M here.
+at 10k, and would silently fall back to flat). HNSW M 32, ef_construction 80 (the service defaults); hnsw-pca
+the same graph over `--pca-dims` principal components, `--refine`·k candidates re-scored on the full vectors;
+sq8 min_train 1000. `effective_kind` is reported so a fallback is visible. A 1M 1024-D HNSW build takes
+hours on 2 cores: leave hnsw out of --kinds at 1M here (hnsw-pca builds 1M in minutes).
 
 Memory: FAISS index serialized size (faiss.serialize_index of the inner index) and the process RSS growth
 during the build (includes the wrapper's Python id set). Writes benchmarks/results/<name>.json, its
@@ -68,9 +71,21 @@ def unit(x: np.ndarray) -> np.ndarray:
 def params_for(kind: str, n: int, args: argparse.Namespace) -> dict:
     if kind == "ivf":
         return {"nlist": args.nlist or max(1, round(math.sqrt(n))), "nprobe": args.nprobes[0]}
+    graph = {"M": args.hnsw_m, "ef_construction": args.ef_construction, "ef_search": args.ef_searches[0]}
     if kind == "hnsw":
-        return {"M": args.hnsw_m, "ef_construction": args.ef_construction, "ef_search": args.ef_search}
+        return graph
+    if kind == "hnsw-pca":
+        return {"dims": args.pca_dims, **graph, "refine": args.refine}
     return {}
+
+
+def search_settings(effective_kind: str, args: argparse.Namespace) -> list[dict]:
+    """The search-time settings measured on one build: each nprobe for IVF, each ef_search for HNSW kinds."""
+    if effective_kind == "ivf":
+        return [{"nprobe": v} for v in args.nprobes]
+    if effective_kind in ("hnsw", "hnsw-pca"):
+        return [{"ef_search": v} for v in args.ef_searches]
+    return [{}]
 
 
 def timed_search(index: FaceIndex, queries: np.ndarray, truth: np.ndarray | None) -> tuple[dict, np.ndarray]:
@@ -92,22 +107,26 @@ def timed_search(index: FaceIndex, queries: np.ndarray, truth: np.ndarray | None
 
 
 def measure(
-    kind: str, params: dict, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray | None, nprobes: list[int]
+    kind: str, vectors: np.ndarray, queries: np.ndarray, truth: np.ndarray | None, args: argparse.Namespace
 ) -> list[tuple[dict, np.ndarray]]:
-    """Build once; one row per search setting (each nprobe for IVF, else the one setting)."""
+    """Build once; one row per search setting (see search_settings)."""
+    params = params_for(kind, len(vectors), args)
     ids = np.arange(1, len(vectors) + 1, dtype=np.int64)
     gc.collect()
+    search_threads = faiss.omp_get_max_threads()
+    if args.build_threads:
+        faiss.omp_set_num_threads(args.build_threads)
     load_before, rss0, t0 = load1(), rss_bytes(), time.perf_counter()
     index = FaceIndex.build(DIM, kind, params, ids, vectors)
+    faiss.omp_set_num_threads(search_threads)
     build = {
         "kind": kind, "effective_kind": index.effective_kind, "n": len(vectors),
         "build_s": round(time.perf_counter() - t0, 2), "rss_growth_mib": round((rss_bytes() - rss0) / MIB, 1),
         "serialized_mib": round(faiss.serialize_index(index._index).nbytes / MIB, 1),
     }
     rows = []
-    for nprobe in nprobes if index.effective_kind == "ivf" else [None]:
-        if nprobe is not None:
-            index.tune(nprobe=nprobe)
+    for setting in search_settings(index.effective_kind, args):
+        index.tune(**setting)
         searched, top1 = timed_search(index, queries, truth)
         rows.append(({**build, "params": dict(index.params), **searched,
                       "load_avg_1m_before_after": [load_before, load1()]}, top1))
@@ -186,7 +205,8 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--kinds", nargs="+", default=["flat", "ivf", "hnsw", "sq8"])
+    parser.add_argument("--kinds", nargs="+", default=["flat", "ivf", "hnsw", "sq8"],
+                        choices=["flat", "ivf", "hnsw", "hnsw-pca", "sq8"])
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=1.0, help="norm of the gaussian added to a stored vector")
     parser.add_argument("--nprobes", type=int, nargs="+", default=[16], help="IVF: one row per nprobe, one build")
@@ -198,9 +218,14 @@ def main() -> None:
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".cache" / "benchmarks")
     parser.add_argument("--hnsw-m", type=int, default=32)
     parser.add_argument("--ef-construction", type=int, default=80)
-    parser.add_argument("--ef-search", type=int, default=64)
+    parser.add_argument("--ef-searches", type=int, nargs="+", default=[64],
+                        help="HNSW kinds: one row per ef_search, one build")
+    parser.add_argument("--pca-dims", type=int, default=128, help="hnsw-pca: principal components in the graph")
+    parser.add_argument("--refine", type=int, default=10, help="hnsw-pca: candidates re-scored per result")
     parser.add_argument("--omp-threads", type=int, default=0,
                         help="FAISS OpenMP threads (the service's index_threads); 0 = FAISS default")
+    parser.add_argument("--build-threads", type=int, default=0,
+                        help="FAISS threads while building (a rebuild runs off the request path); 0 = as searching")
     parser.add_argument("--name", default="gallery_index",
                         help="results/<name>.json, docs section <name>, docs/benchmarks/<name>.png (variants)")
     parser.add_argument("--render-only", action="store_true",
@@ -223,7 +248,7 @@ def main() -> None:
             truth = np.concatenate([np.argmax(queries[i:i + 50] @ vectors.T, axis=1)
                                     for i in range(0, len(queries), 50)]) + 1
         for kind in tqdm(kinds, desc=f"n={n}", unit="index"):
-            for row, top1 in measure(kind, params_for(kind, n, args), vectors, queries, truth, args.nprobes):
+            for row, top1 in measure(kind, vectors, queries, truth, args):
                 if kind == "flat":
                     truth = top1
                     row["recall_at_1"] = 1.0
@@ -234,7 +259,7 @@ def main() -> None:
         del vectors
 
     payload = {"machine": machine(), "faiss": faiss.__version__, "faiss_omp_threads": faiss.omp_get_max_threads(),
-               "omp_threads_arg": args.omp_threads, "sizes": args.sizes, "dim": DIM, "k": K,
+               "omp_threads_arg": args.omp_threads, "build_threads": args.build_threads, "sizes": args.sizes, "dim": DIM, "k": K,
                "queries": args.queries, "noise": args.noise, "data": args.data, "per_identity": args.per_identity,
                "command": "python benchmarks/gallery_index.py " + shlex.join(sys.argv[1:]), "results": rows}
     if args.data == "face-like":
@@ -251,8 +276,9 @@ HEAD = ("| n | kind | effective kind | params | build s | serialized MiB | RSS g
 
 
 def series(row: dict) -> str:
-    """Plot/table label: the kind, with nprobe for IVF."""
-    return f"{row['kind']} nprobe={row['params']['nprobe']}" if row["effective_kind"] == "ivf" else row["kind"]
+    """Plot/table label: the kind, with nprobe for IVF and ef_search for the HNSW kinds."""
+    knob = {"ivf": "nprobe", "hnsw": "ef_search", "hnsw-pca": "ef_search"}.get(row["effective_kind"])
+    return f"{row['kind']} {knob}={row['params'][knob]}" if knob else row["kind"]
 
 
 def data_text(p: dict) -> str:
@@ -289,6 +315,8 @@ def render(name: str, p: dict) -> None:
         f"{r['load_avg_1m_before_after'][0]} → {r['load_avg_1m_before_after'][1]} |"
         for r in rows)
     threads = "" if p["omp_threads_arg"] == 0 else f", FAISS pinned to {p['omp_threads_arg']} OpenMP thread(s)"
+    if p.get("build_threads"):
+        threads += f", {p['build_threads']} while building"
     write_section(name, f"""
 ## Gallery index kinds: {name} (`benchmarks/gallery_index.py`{threads})
 

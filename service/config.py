@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 FacePolicy = Literal["largest", "centre", "all"]
-IndexKind = Literal["flat", "ivf", "hnsw", "sq8"]
+IndexKind = Literal["flat", "ivf", "hnsw", "hnsw-pca", "sq8"]
 
 
 class Settings(BaseSettings):
@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     database_auto_migrate: bool | None = Field(
         None, description="migrate at start; None = only for SQLite (embedded), else refuse if not at head"
     )
-    index_kind: IndexKind = Field("flat", description="flat (exact) | ivf | hnsw | sq8")
+    index_kind: IndexKind = Field("flat", description="flat (exact) | ivf | hnsw | hnsw-pca | sq8")
     index_params: dict[str, float] = Field(
         default_factory=dict,
         description='JSON, e.g. {"nlist": 1024, "nprobe": 16} or {"M": 32, "ef_search": 64}',

@@ -160,7 +160,12 @@ def test_other_embedders_faces_stay_out_of_the_index(make_worker: MakeWorker, pe
 
 @pytest.mark.parametrize(
     "kind, params, trained",
-    [("ivf", {"nlist": 2}, "ivf"), ("sq8", {"min_train": 50}, "sq8"), ("hnsw", {}, "hnsw")],
+    [
+        ("ivf", {"nlist": 2}, "ivf"),
+        ("sq8", {"min_train": 50}, "sq8"),
+        ("hnsw", {}, "hnsw"),
+        ("hnsw-pca", {"dims": 8, "min_train": 50}, "hnsw-pca"),
+    ],
 )
 def test_index_kinds_rebuild_themselves_when_needed(
     make_worker: MakeWorker, kind: str, params: dict, trained: str

@@ -9,7 +9,13 @@ from service.gallery.index import FaceIndex
 from tests.service.gallery.vectors import clusters, unit
 
 DIM = 64
-PARAMS = {"flat": {}, "ivf": {"nlist": 16, "nprobe": 4}, "hnsw": {"M": 16}, "sq8": {}}
+PARAMS = {
+    "flat": {},
+    "ivf": {"nlist": 16, "nprobe": 4},
+    "hnsw": {"M": 16},
+    "hnsw-pca": {"dims": 32, "M": 16},
+    "sq8": {},
+}
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +73,7 @@ def test_hnsw_tombstones_ask_for_a_rebuild(gallery_vectors) -> None:
     assert index.needs_rebuild
 
 
-@pytest.mark.parametrize("kind", ["ivf", "sq8"])
+@pytest.mark.parametrize("kind", ["ivf", "sq8", "hnsw-pca"])
 def test_trainable_kinds_fall_back_to_flat_until_enough_vectors(kind: str, gallery_vectors) -> None:
     ids, vectors, queries = gallery_vectors
     index = FaceIndex.build(DIM, kind, PARAMS[kind], ids[:100], vectors[:100])
@@ -107,6 +113,20 @@ def test_tune_changes_search_params_without_a_rebuild(gallery_vectors) -> None:
         index.tune(nlist=4)
     with pytest.raises(ValueError, match="tune only"):
         exact.tune(nprobe=2)
+
+
+def test_hnsw_pca_scores_are_exact_cosines_and_refine_widens_the_candidates(gallery_vectors) -> None:
+    ids, vectors, queries = gallery_vectors
+    index = FaceIndex.build(DIM, "hnsw-pca", {"dims": 4, "M": 16, "ef_search": 16, "refine": 1}, ids, vectors)
+    exact = FaceIndex.build(DIM, "flat", {}, ids, vectors)
+    exact_ids = exact.search(queries, 1)[1][:, 0]
+    narrow = np.mean(index.search(queries, 1)[1][:, 0] == exact_ids)
+    index.tune(refine=50, ef_search=64)  # 50 candidates from the 4-D graph, re-scored on all 64 dims
+    scores, found = index.search(queries, 5)
+    assert np.mean(found[:, 0] == exact_ids) > narrow
+    by_id = dict(zip(ids.tolist(), vectors, strict=True))
+    rescored = [[float(by_id[i] @ q) for i in row] for row, q in zip(found, queries, strict=True)]
+    np.testing.assert_allclose(scores, rescored, rtol=1e-5, atol=1e-6)  # full-vector scores, not 4-D ones
 
 
 def test_ivf_trains_on_a_bounded_sample(gallery_vectors) -> None:
