@@ -1,10 +1,11 @@
 """Per-stage latency of the face pipeline (decode, detect, align, embed) on real LFW images, at several frame sizes.
 
 Usage: python benchmarks/pipeline_stages.py [--images 200] [--embedder NAME] [--threads 0]
-       [--frames 250x250 640x480 1920x1080]
+       [--frames 250x250 640x480 1920x1080] [--name pipeline_stages]
 A frame other than LFW's own 250x250 is the LFW image scaled to the frame's height, centred, its edge pixels
 replicated to the frame's width (no extra faces), re-encoded as JPEG (quality 95): a close-up photo at that size.
-Writes benchmarks/results/pipeline_stages.json and its section of docs/benchmarks.md.
+Writes benchmarks/results/<name>.json and its section of docs/benchmarks.md (a --name per variant, e.g. per
+embedder, keeps each one's section).
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def main() -> None:
     parser.add_argument("--embedder", default=None)
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads (0 = default)")
     parser.add_argument("--frames", nargs="+", default=["250x250", "640x480", "1920x1080"], help="WIDTHxHEIGHT")
+    parser.add_argument("--name", default="pipeline_stages", help="results/<name>.json and docs section <name>")
     args = parser.parse_args()
 
     overrides = {"threads": args.threads} | ({"embedder": args.embedder} if args.embedder else {})
@@ -87,7 +89,7 @@ def main() -> None:
         measure(pipeline, images[:5], f"warm-up {frame}")  # first ORT runs at a new size allocate
         timings = measure(pipeline, images, frame)
         results[frame] = {stage: percentiles(samples) for stage, samples in timings.items()}
-    write_json("pipeline_stages", {"machine": machine(), "embedder": settings.embedder, "threads": args.threads,
+    write_json(args.name, {"machine": machine(), "embedder": settings.embedder, "threads": args.threads,
                                    "images": len(paths), "min_face_size": settings.min_face_size,
                                    "frames": results})
     rows = "\n".join(
@@ -96,11 +98,17 @@ def main() -> None:
     )
     totals = "; ".join(f"{frame}: {sum(st[s]['mean_ms'] for s in STAGES):.1f} ms" for frame, st in results.items())
     first = next(iter(results.values()))
+    command = (f"python benchmarks/pipeline_stages.py --images {args.images} --threads {args.threads} "
+               f"--frames {' '.join(args.frames)}")
+    if args.embedder:
+        command += f" --embedder {args.embedder}"
+    if args.name != "pipeline_stages":
+        command += f" --name {args.name}"
     write_section(
-        "pipeline_stages",
-        f"""## Pipeline stages (per image)
+        args.name,
+        f"""## Pipeline stages (per image){'' if args.name == 'pipeline_stages' else f': {args.name}'}
 
-`python benchmarks/pipeline_stages.py --images {args.images} --threads {args.threads} --frames {' '.join(args.frames)}`
+`{command}`
 — {first['embed']['n']} LFW images (first image of the first people in sorted order; larger frames: the image
 scaled to the frame height, edges replicated, JPEG q95), minimum face {settings.min_face_size} px, embedder
 `{settings.embedder}` (orig + flip in one batch), ONNX Runtime threads: {args.threads or 'default'},

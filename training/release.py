@@ -10,12 +10,11 @@ from typing import Any
 
 from service.vision.model_card import Metrics, ModelCard, Thresholds, TrainingRecipe, Weights
 from training.checkpoint import load_checkpoint
+from training.export.card_metrics import report_metrics
 from training.export.compact import compact_model
 from training.export.embedder import export_embedder
 from training.nets import ResNet20, build_embedder
 from training.sep import sep_statistics
-
-FAR_KEYS = {1e-3: "far_1e-3", 1e-4: "far_1e-4"}
 
 
 def load_backbone(checkpoint: Path) -> tuple[ResNet20, dict[str, Any]]:
@@ -44,18 +43,7 @@ def recipe_of(ckpt: dict[str, Any]) -> TrainingRecipe:
 def metrics_of(ckpt: dict[str, Any], report: dict[str, Any] | None) -> tuple[Metrics, Thresholds]:
     """Sep of the trained W, plus accuracy/TAR and thresholds from an evaluation report (PairReport JSON)."""
     sep = sep_statistics(ckpt["loss"]["head.weight"])
-    if report is None:
-        return Metrics(sep_mean=sep.mean, sep_std=sep.std), Thresholds()
-    result = report["result"]
-    points = {p["far"]: p for p in result["tar_at_far"]}
-    metrics = Metrics(lfw_mean=result["mean_accuracy"], lfw_std=result["std_accuracy"], sep_mean=sep.mean,
-                      sep_std=sep.std, tar_at_far={f"{far:g}": p["tar"] for far, p in points.items()})
-    thresholds = Thresholds.model_validate({
-        "best_accuracy": result["best_threshold"]["value"],
-        **{key: points[far]["threshold"] for far, key in FAR_KEYS.items() if far in points},
-        "calibrated_on": f"{report['dataset']}: {result['n_pairs']} pairs, all folds",
-    })
-    return metrics, thresholds
+    return report_metrics(report, sep.mean, sep.std)
 
 
 def export_checkpoint(checkpoint: Path, out_dir: Path, *, name: str, version: str = "0.1.0",

@@ -22,7 +22,7 @@ from service.vision.embedder import Embedder
 from service.vision.model_card import CARD_FILE, ONNX_FILE, ModelCard, load_model_card
 from tests.training.data.conftest import prepared, source_dir  # noqa: F401  reused session fixtures
 from training.config import load_config
-from training.export.compact import CompactParityError, compact_model, sample_crops
+from training.export.compact import CompactParityError, compact_model, fp32_weights, sample_crops
 from training.export.embedder import export_embedder
 from training.nets import build_embedder
 from training.train import train
@@ -135,12 +135,29 @@ def test_conversion_refusals(models: dict[str, Path], data_dir: Path, tmp_path: 
     with pytest.raises(ValueError, match="calibration"):
         compact_model(models["fp32"], tmp_path / "a", "int8")
     with pytest.raises(ValueError, match="from the fp32 export"):
-        compact_model(models["fp16"], tmp_path / "b", "int8", calibration=data_dir)
+        compact_model(models["fp16"], tmp_path / "b", "fp16")
+    with pytest.raises(ValueError, match="from the fp32 export"):
+        compact_model(models["int8"], tmp_path / "b", "fp16")
     with pytest.raises(ValueError, match="differ"):
         compact_model(models["fp32"], models["fp32"], "fp16")
     with pytest.raises(CompactParityError):  # an impossible floor: the file must not be installed
         compact_model(models["fp32"], tmp_path / "c", "fp16", min_cosine=1.1)
     assert not (tmp_path / "c" / ONNX_FILE).exists() and not (tmp_path / "c" / CARD_FILE).exists()
+
+
+def test_int8_from_the_fp16_form_widens_its_weights_exactly(models: dict[str, Path], data_dir: Path,
+                                                           tmp_path: Path) -> None:
+    """The shipped model is fp16 with no fp32 file beside it: int8 is made from it, its weights widened back."""
+    widened = fp32_weights(onnx.load(str(models["fp16"] / ONNX_FILE)))
+    assert "Cast" not in {node.op_type for node in widened.graph.node}
+    original = {init.name: numpy_helper.to_array(init) for init in onnx.load(str(models["fp32"] / ONNX_FILE)).graph.initializer}
+    floats = [init for init in widened.graph.initializer if init.data_type == TensorProto.FLOAT]
+    assert {init.name for init in floats} == {name for name, w in original.items() if w.dtype == np.float32}
+    for init in floats:
+        np.testing.assert_array_equal(numpy_helper.to_array(init), original[init.name].astype(np.float16))
+    card = compact_model(models["fp16"], tmp_path / "int8", "int8", calibration=data_dir, name="r20-w025-int8")
+    assert card.name == "r20-w025-int8" and card.weights == "int8" and card.compaction.source_sha256 == load_model_card(models["fp16"]).onnx_sha256
+    assert card.compaction.min_cosine > INT8_MIN_COSINE - 0.02
 
 
 def test_cards_without_weights_are_fp32_and_compaction_needs_a_compact_form(models: dict[str, Path],

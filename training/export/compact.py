@@ -2,7 +2,9 @@
 
     python -m training.export.compact SRC_DIR OUT_DIR --weights fp16|int8 [--calibration DATA_DIR]
 
-SRC_DIR is a model folder written by export_embedder (fp32 model.onnx + model.json). OUT_DIR gets a new
+SRC_DIR is a model folder written by export_embedder (fp32 model.onnx + model.json), or an fp16 folder written
+by this tool (its weights are widened back to fp32 first: exact, so the shipped fp16 model can be quantised
+without its training checkpoint). OUT_DIR gets a new
 model.onnx and a card that copies SRC_DIR's (name, recipe, metrics, thresholds) with the new sha256, the
 weight form, and a ``compaction`` section: the fp32 file it came from and the min/mean cosine between the
 fp32 and the compact network outputs on the check crops.
@@ -12,9 +14,13 @@ fp32 and the compact network outputs on the check crops.
   half the file, the speed of fp32, and results within fp16 rounding of the weights. (The float16
   converters in onnxconverter_common / onnxruntime.transformers turn the compute into fp16 too, which
   CPUs run slowly or not at all, hence this small rewrite.)
-- **int8**: onnxruntime.quantization static quantisation, QDQ format, int8 activations and per-channel
-  int8 weights, after ORT's quant pre-processing (shape inference + graph optimisation). Activation
-  ranges (MinMax) are calibrated on real aligned crops from a packed training set (``facever prepare``),
+- **int8**: onnxruntime.quantization static quantisation, QDQ format, uint8 activations and per-channel
+  int8 weights in 7 bits (``reduce_range``), after ORT's quant pre-processing (shape inference + graph
+  optimisation). The 7 bits matter on CPUs without VNNI (AVX2 only): there the u8 x s8 products are
+  summed in pairs into int16, which full-range weights overflow (the shipped net's min cosine to fp32 was
+  0.79 with int8 activations and 8-bit weights, 0.994 with these settings). Activation ranges are the
+  0.001-99.999 percentiles (clipping rare outliers did better than MinMax in our trials), calibrated on real
+  aligned crops from a packed training set (``facever prepare``),
   each batch holding the crops and their mirror images, preprocessed by the service's own function,
   exactly as the service feeds the network. About a quarter of the fp32 file.
 
@@ -25,6 +31,7 @@ card behind, as export_embedder does on a parity failure.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +52,7 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from service.vision.embedder import file_sha256, preprocess_with_flips
 from service.vision.model_card import ONNX_FILE, Compaction, ModelCard, Weights, load_model_card
 from training.data.shards import CROP_SHAPE, load_shard, read_manifest
+from training.export.card_metrics import report_metrics
 from training.export.embedder import staged_onnx
 
 COMPACT_FORMS: tuple[Weights, ...] = ("fp16", "int8")
@@ -132,17 +140,39 @@ def fp16_weights(model: onnx.ModelProto) -> onnx.ModelProto:
     return model
 
 
+def fp32_weights(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The inverse of fp16_weights: each float16 initialiser widened back under its float32 name and its Cast
+    dropped (exact: every float16 is a float32)."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    casts = {n.input[0]: n for n in graph.node if n.op_type == "Cast" and n.name.endswith("__to_fp32")}
+    initializers = [
+        numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float32), casts[init.name].output[0])
+        if init.name in casts else init
+        for init in graph.initializer
+    ]
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+    dropped = {n.name for n in casts.values()}
+    nodes = [n for n in graph.node if n.name not in dropped]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    return model
+
+
 def quantize_int8(src: Path, dst: Path, crops: np.ndarray) -> None:
-    """Static QDQ int8 (per-channel weights, MinMax activation ranges) of src calibrated on crops."""
+    """Static QDQ int8 (u8 activations, 7-bit per-channel s8 weights, percentile ranges) of src, calibrated on
+    crops; see the module doc for why these settings."""
     input_name = onnx.load(str(src), load_external_data=False).graph.input[0].name
     with tempfile.TemporaryDirectory(prefix="facever-quant-") as tmp:
         prepared = Path(tmp) / "preprocessed.onnx"
         quant_pre_process(str(src), str(prepared))
         quantize_static(
             str(prepared), str(dst), CropReader(crops, input_name),
-            quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
+            quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            calibrate_method=CalibrationMethod.Percentile,
         )
 
 
@@ -161,12 +191,17 @@ def network_cosines(reference: Path, candidate: Path, crops: np.ndarray) -> np.n
 
 def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration: Path | None = None,
                   n_crops: int = CALIBRATION_CROPS, seed: int = 0,
-                  min_cosine: float | None = None) -> ModelCard:
-    """Convert src_dir's fp32 model into `weights` form in out_dir (model.onnx + model.json); see module doc.
+                  min_cosine: float | None = None, name: str | None = None,
+                  report: dict | None = None) -> ModelCard:
+    """Convert src_dir's fp32 (or, for int8, fp16) model into `weights` form in out_dir (model.onnx +
+    model.json); see module doc.
 
     int8 needs `calibration` (a packed folder); fp16 is checked on its crops when given, else on random
     uint8 crops. Raises CompactParityError when the min cosine to fp32 is below min_cosine (default
     MIN_COSINE[weights]); the ONNX file goes in under a temporary name and the card is written last.
+    `name` renames the card: a form shipped beside its source needs its own name (the gallery keys on it).
+    `report` (an LFW evaluation of the converted model, PairReport JSON) replaces the source's accuracy and
+    thresholds with the converted model's own; without it they are the source's.
     """
     if weights not in COMPACT_FORMS:
         raise ValueError(f"weights must be one of {COMPACT_FORMS}, got {weights!r}")
@@ -175,8 +210,8 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
         raise ValueError("out_dir must differ from src_dir: the fp32 model is the source of the conversion")
     card = load_model_card(src_dir)
     src = src_dir / ONNX_FILE
-    if card.weights != "fp32":
-        raise ValueError(f"{src_dir} holds {card.weights} weights; convert from the fp32 export")
+    if card.weights not in ("fp32", "fp16") or card.weights == weights:
+        raise ValueError(f"{src_dir} holds {card.weights} weights; convert to {weights} from the fp32 export")
     if file_sha256(src) != card.onnx_sha256:
         raise ValueError(f"{src} does not match its card's sha256")
     if weights == "int8" and calibration is None:
@@ -188,7 +223,10 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
         crops = np.random.default_rng(seed).integers(0, 256, (RANDOM_CHECK_CROPS, *CROP_SHAPE), dtype=np.uint8)
         checked_on = f"{len(crops)} random uint8 crops (+ mirrors), seed {seed}"
 
-    with staged_onnx(out_dir) as tmp_path:
+    with staged_onnx(out_dir) as tmp_path, tempfile.TemporaryDirectory(prefix="facever-fp32-") as tmp:
+        if card.weights == "fp16":
+            src = Path(tmp) / ONNX_FILE
+            onnx.save(fp32_weights(onnx.load(str(src_dir / ONNX_FILE))), str(src))
         if weights == "fp16":
             onnx.save(fp16_weights(onnx.load(str(src))), str(tmp_path))
         else:
@@ -198,8 +236,12 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
         if not cosines.min() >= floor:
             raise CompactParityError(f"{weights} vs fp32: min cosine {cosines.min():.6f} < {floor} on {checked_on}")
     onnx_path = out_dir / ONNX_FILE
+    measured = {}
+    if report is not None:
+        measured = dict(zip(("metrics", "thresholds"),
+                            report_metrics(report, card.metrics.sep_mean, card.metrics.sep_std), strict=True))
     compact = card.model_copy(update={
-        "onnx_sha256": file_sha256(onnx_path), "weights": weights,
+        **measured, "name": name or card.name, "onnx_sha256": file_sha256(onnx_path), "weights": weights,
         "compaction": Compaction(
             source_sha256=card.onnx_sha256, checked_on=checked_on,
             min_cosine=round(float(cosines.min()), 8), mean_cosine=round(float(cosines.mean()), 8)),
@@ -216,8 +258,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", choices=COMPACT_FORMS, required=True)
     parser.add_argument("--calibration", type=Path, help="packed data folder (facever prepare); int8 needs it")
     parser.add_argument("--crops", type=int, default=CALIBRATION_CROPS, help="calibration/check crops")
+    parser.add_argument("--name", help="the new card's name (default: the source's; use OUT's folder name when "
+                                       "both are shipped)")
+    parser.add_argument("--report", type=Path, help="LFW evaluation JSON of the converted model (facever evaluate "
+                                                    "lfw on a first conversion): its accuracy and thresholds go "
+                                                    "into the card")
     args = parser.parse_args(argv)
-    card = compact_model(args.src, args.out, args.weights, calibration=args.calibration, n_crops=args.crops)
+    card = compact_model(args.src, args.out, args.weights, calibration=args.calibration, n_crops=args.crops,
+                         name=args.name, report=json.loads(args.report.read_text()) if args.report else None)
     size_mib = (args.out / ONNX_FILE).stat().st_size / 2**20
     print(f"wrote {args.out / ONNX_FILE} ({card.weights}, {size_mib:.1f} MiB, "
           f"min cosine to fp32 {card.compaction.min_cosine:.6f})")

@@ -1,5 +1,6 @@
-"""The shipped default embedder keeps the promise of its model card on real LFW pairs, through the service's
-own pipeline (decode, MTCNN, alignment, ONNX embedder) and the card's own decision threshold."""
+"""The shipped embedders (the default, and its int8 form) keep the promise of their model cards on real LFW
+pairs, through the service's own pipeline (decode, MTCNN, alignment, ONNX embedder) and each card's own
+decision threshold."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ PAIRS_PER_FOLD = 30  # the first 30 same + 30 different pairs of each fold: 600 
 TOLERANCE = 0.03
 
 
-@pytest.fixture(scope="module")
-def shipped() -> FacePipeline:
-    return FacePipeline.from_settings(Settings())  # the defaults are what a fresh clone serves
+@pytest.fixture(scope="module", params=["default", "resnet20q-cosface-rf-iam-int8"])
+def shipped(request: pytest.FixtureRequest) -> FacePipeline:
+    if request.param == "default":
+        return FacePipeline.from_settings(Settings())  # the defaults are what a fresh clone serves
+    return FacePipeline.from_settings(Settings(embedder=request.param))
 
 
 def test_card_is_calibrated(shipped: FacePipeline) -> None:
@@ -30,7 +33,7 @@ def test_card_is_calibrated(shipped: FacePipeline) -> None:
     assert card.training.epochs and card.training.base_loss  # a trained model, not the placeholder
 
 
-def test_default_model_reaches_its_card_lfw_accuracy(shipped: FacePipeline, lfw_dir: Path) -> None:
+def test_shipped_model_reaches_its_card_lfw_accuracy(shipped: FacePipeline, lfw_dir: Path) -> None:
     pairs = lfw_pairs(lfw_dir.parent / "pairs.txt", lfw_dir).first_per_fold(PAIRS_PER_FOLD)
     features = embed_images(pairs.unique_paths(), shipped, workers=2)
     card = shipped.embedder.card
