@@ -155,9 +155,18 @@ def test_int8_from_the_fp16_form_widens_its_weights_exactly(models: dict[str, Pa
     assert {init.name for init in floats} == {name for name, w in original.items() if w.dtype == np.float32}
     for init in floats:
         np.testing.assert_array_equal(numpy_helper.to_array(init), original[init.name].astype(np.float16))
-    card = compact_model(models["fp16"], tmp_path / "int8", "int8", calibration=data_dir, name="r20-w025-int8")
-    assert card.name == "r20-w025-int8" and card.weights == "int8" and card.compaction.source_sha256 == load_model_card(models["fp16"]).onnx_sha256
+    # the converted model's own LFW evaluation (PairReport JSON, here a minimal one) replaces the source's
+    report = {"dataset": "lfw", "result": {
+        "mean_accuracy": 0.9, "std_accuracy": 0.01, "n_pairs": 600, "best_threshold": {"value": 0.2},
+        "tar_at_far": [{"far": 1e-3, "tar": 0.5, "threshold": 0.4}]}}
+    card = compact_model(models["fp16"], tmp_path / "int8", "int8", calibration=data_dir, name="r20-w025-int8",
+                         report=report)
+    source = load_model_card(models["fp16"])
+    assert card.name == "r20-w025-int8" and card.weights == "int8"
+    assert card.compaction.source_sha256 == source.onnx_sha256
     assert card.compaction.min_cosine > INT8_MIN_COSINE - 0.02
+    assert (card.metrics.lfw_mean, card.metrics.tar_at_far, card.thresholds.best_accuracy) == (0.9, {"0.001": 0.5}, 0.2)
+    assert card.metrics.sep_mean == source.metrics.sep_mean  # W's separation is the training's, kept
 
 
 def test_cards_without_weights_are_fp32_and_compaction_needs_a_compact_form(models: dict[str, Path],

@@ -236,12 +236,11 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
         if not cosines.min() >= floor:
             raise CompactParityError(f"{weights} vs fp32: min cosine {cosines.min():.6f} < {floor} on {checked_on}")
     onnx_path = out_dir / ONNX_FILE
-    measured = {}
     if report is not None:
-        measured = dict(zip(("metrics", "thresholds"),
-                            report_metrics(report, card.metrics.sep_mean, card.metrics.sep_std), strict=True))
+        metrics, thresholds = report_metrics(report, card.metrics.sep_mean, card.metrics.sep_std)
+        card = card.model_copy(update={"metrics": metrics, "thresholds": thresholds})
     compact = card.model_copy(update={
-        **measured, "name": name or card.name, "onnx_sha256": file_sha256(onnx_path), "weights": weights,
+        "name": name or card.name, "onnx_sha256": file_sha256(onnx_path), "weights": weights,
         "compaction": Compaction(
             source_sha256=card.onnx_sha256, checked_on=checked_on,
             min_cosine=round(float(cosines.min()), 8), mean_cosine=round(float(cosines.mean()), 8)),
