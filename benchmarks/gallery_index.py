@@ -22,7 +22,8 @@ IVF nlist defaults to round(sqrt(n)) (the service default 4·sqrt(n) needs 39·n
 at 10k, and would silently fall back to flat). HNSW M 32, ef_construction 80 (the service defaults); hnsw-pca
 the same graph over `--pca-dims` principal components, `--refine`·k candidates re-scored on the full vectors;
 sq8 min_train 1000. `effective_kind` is reported so a fallback is visible. A 1M 1024-D HNSW build takes
-hours on 2 cores: leave hnsw out of --kinds at 1M here (hnsw-pca builds 1M in minutes).
+hours on 2 cores: leave hnsw out of --kinds at 1M here (hnsw-pca at M 48 / ef_construction 200 took 30-36 min
+with --build-threads 2).
 
 Memory: FAISS index serialized size (faiss.serialize_index of the inner index) and the process RSS growth
 during the build (includes the wrapper's Python id set). Writes benchmarks/results/<name>.json, its
