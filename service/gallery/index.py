@@ -114,7 +114,8 @@ class FaceIndex:
             return faiss.IndexIDMap(self._graph(self.dim)), 0
         if self.kind == "hnsw-pca" and n >= self._min_train(n):
             dims = min(int(self.params.get("dims", 128)), self.dim)
-            refined = faiss.IndexRefineFlat(faiss.IndexPreTransform(faiss.PCAMatrix(self.dim, dims), self._graph(dims)))
+            reduced = faiss.IndexPreTransform(faiss.PCAMatrix(self.dim, dims), self._graph(dims))
+            refined = faiss.IndexRefineFlat(reduced)  # re-scores the graph's candidates on the full vectors
             refined.train(_sample(train, _PCA_TRAIN))
             return faiss.IndexIDMap(refined), n
         if self.kind == "ivf" and n >= self._min_train(n):
