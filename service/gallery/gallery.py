@@ -55,8 +55,6 @@ class Gallery:
         self.embedder, self.dim = embedder_name, dim
         self.index_settings = index_settings or IndexSettings()
         self.sync_interval = sync_interval
-        if self.index_settings.threads:
-            faiss.omp_set_num_threads(self.index_settings.threads)
         # _sync_lock orders syncs and rebuild swaps (held across SQL reads);
         # _index_lock guards the FAISS index against concurrent search and mutation (held briefly)
         self._sync_lock = threading.Lock()
@@ -77,7 +75,14 @@ class Gallery:
 
     def _build(self, ids: np.ndarray, vectors: np.ndarray) -> FaceIndex:
         settings = self.index_settings
+        self._use_index_threads()
         return FaceIndex.build(self.dim, settings.kind, settings.params, ids, vectors)
+
+    def _use_index_threads(self) -> None:
+        """OpenMP thread counts belong to the calling thread, and requests arrive on pool threads: set it on
+        the thread about to run FAISS, not once at start-up."""
+        if self.index_settings.threads:
+            faiss.omp_set_num_threads(self.index_settings.threads)
 
     def __len__(self) -> int:
         with self._index_lock:
@@ -159,6 +164,7 @@ class Gallery:
             self.sync(wait=False)  # a sync already running elsewhere is fresh enough
         query = self._unit(vector)
         fetch = top_k * _OVERFETCH
+        self._use_index_threads()
         while True:
             with self._index_lock:
                 scores, ids = self._index.search(query, fetch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import faiss
 import numpy as np
 import pytest
 
@@ -33,9 +34,11 @@ def make_worker(migrated_url: str) -> Iterator[MakeWorker]:
         params: dict | None = None,
         embedder: str = EMBEDDER,
         dim: int = DIM,
+        threads: int = 0,
     ) -> Gallery:
         engines.append(make_engine(migrated_url))
-        gallery = Gallery(session_factory(engines[-1]), embedder, dim, IndexSettings(kind, params or {}), sync_interval)
+        settings = IndexSettings(kind, params or {}, threads)
+        gallery = Gallery(session_factory(engines[-1]), embedder, dim, settings, sync_interval)
         gallery.rebuild()
         return gallery
 
@@ -179,6 +182,23 @@ def test_index_kinds_rebuild_themselves_when_needed(
     assert len(gallery) == 75 and gallery._index.ntotal == 75
     for i in range(5, 20):
         assert gallery.search(centres[i], 1)[0].identity_id == people[i][0]
+
+
+def test_index_threads_apply_on_the_thread_that_searches(make_worker: MakeWorker, people) -> None:
+    """OpenMP thread counts are per thread, and requests are served on pool threads, not the one that built
+    the gallery: the setting must follow the search."""
+    centres, faces = people
+    gallery = make_worker(threads=1)
+    identity_id, _ = _person(gallery, "p0", faces[0])
+    seen: list[int] = []
+
+    def search_elsewhere() -> None:
+        assert gallery.search(centres[0], 1)[0].identity_id == identity_id
+        seen.append(faiss.omp_get_max_threads())
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(search_elsewhere).result()
+    assert seen == [1]
 
 
 def test_concurrent_writers_converge(make_worker: MakeWorker) -> None:
