@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import faiss
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,14 +74,7 @@ class Gallery:
 
     def _build(self, ids: np.ndarray, vectors: np.ndarray) -> FaceIndex:
         settings = self.index_settings
-        self._use_index_threads()
-        return FaceIndex.build(self.dim, settings.kind, settings.params, ids, vectors)
-
-    def _use_index_threads(self) -> None:
-        """OpenMP thread counts belong to the calling thread, and requests arrive on pool threads: set it on
-        the thread about to run FAISS, not once at start-up."""
-        if self.index_settings.threads:
-            faiss.omp_set_num_threads(self.index_settings.threads)
+        return FaceIndex.build(self.dim, settings.kind, settings.params, ids, vectors, settings.threads)
 
     def __len__(self) -> int:
         with self._index_lock:
@@ -164,7 +156,6 @@ class Gallery:
             self.sync(wait=False)  # a sync already running elsewhere is fresh enough
         query = self._unit(vector)
         fetch = top_k * _OVERFETCH
-        self._use_index_threads()
         while True:
             with self._index_lock:
                 scores, ids = self._index.search(query, fetch)

@@ -20,7 +20,9 @@ Kinds and their `params`:
   sample of at most 50,000 of the vectors present; exact flat below `min_train`. Tombstones as hnsw.
 Trainable kinds also ask for a rebuild when the gallery has grown 4x since training.
 
-Not thread-safe: the owner (Gallery) serialises calls. Ids must never be reused.
+Not thread-safe: the owner (Gallery) serialises calls. Ids must never be reused. `threads` (0: leave FAISS's
+default) is applied on whichever thread calls in: OpenMP thread counts are per thread, and the service calls
+from request-pool threads, not the one that created the index.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class FaceIndex:
         kind: IndexKind = "flat",
         params: Mapping[str, float] | None = None,
         train_vectors: np.ndarray | None = None,
+        threads: int = 0,
     ) -> None:
         if kind not in _PARAMS:
             raise ValueError(f"unknown index kind {kind!r}; use one of {sorted(_PARAMS)}")
@@ -84,7 +87,8 @@ class FaceIndex:
         unknown = set(self.params) - _PARAMS[kind]
         if unknown:
             raise ValueError(f"unknown {kind} index params {sorted(unknown)}; allowed {sorted(_PARAMS[kind])}")
-        self.dim, self.kind = dim, kind
+        self.dim, self.kind, self.threads = dim, kind, threads
+        self._pin_threads()
         train = np.empty((0, dim), np.float32) if train_vectors is None else as_matrix(train_vectors, dim)
         self._index, self.trained_on = self._create(train)
         self._ids: set[int] = set()
@@ -92,12 +96,17 @@ class FaceIndex:
 
     @classmethod
     def build(
-        cls, dim: int, kind: IndexKind, params: Mapping[str, float] | None, ids: np.ndarray, vectors: np.ndarray
+        cls, dim: int, kind: IndexKind, params: Mapping[str, float] | None, ids: np.ndarray, vectors: np.ndarray,
+        threads: int = 0,
     ) -> FaceIndex:
         """An index of `kind` trained on and holding `vectors`."""
-        index = cls(dim, kind, params, train_vectors=vectors)
+        index = cls(dim, kind, params, train_vectors=vectors, threads=threads)
         index.add(ids, vectors)
         return index
+
+    def _pin_threads(self) -> None:
+        if self.threads:
+            faiss.omp_set_num_threads(self.threads)
 
     def _min_train(self, n: int) -> int:
         if self.kind == "ivf":
@@ -175,6 +184,7 @@ class FaceIndex:
 
     def add(self, ids: np.ndarray | Iterable[int], vectors: np.ndarray) -> None:
         """Add vectors under `ids`; ids already present are skipped."""
+        self._pin_threads()
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
         matrix = as_matrix(vectors, self.dim)
         if len(ids) != len(matrix):
@@ -190,6 +200,7 @@ class FaceIndex:
         if not present:
             return
         self._ids.difference_update(present)
+        self._pin_threads()
         if self.effective_kind in _GRAPHS:
             self._tombstones.update(present)
         else:
@@ -197,6 +208,7 @@ class FaceIndex:
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-`k` (scores, ids), each (n, k), best first; missing results are (-inf, -1)."""
+        self._pin_threads()
         queries = as_matrix(vectors, self.dim)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
