@@ -2,14 +2,14 @@
 recall@1.
 
 Usage: python benchmarks/gallery_index.py [--sizes 10000 100000] [--kinds flat ivf hnsw hnsw-pca sq8]
-       [--queries 200] [--data random|face-like] [--per-identity 10] [--omp-threads 0] [--build-threads 0] [--name gallery_index]
-       [--render-only] [--nlist N] [--nprobes 16 ...] [--hnsw-m 32] [--ef-construction 80] [--ef-searches 64 ...]
+       [--queries 200] [--data random|face-like] [--per-identity 10] [--omp-threads 0] [--build-threads 0]
+       [--name gallery_index] [--render-only] [--nlist N] [--nprobes 16 ...] [--hnsw-m 32] [--ef-construction 80] [--ef-searches 64 ...]
        [--pca-dims 128] [--refine 10] [--noise 1.0]
 
 Every index is the service's own `service.gallery.index.FaceIndex` (FaceIndex.build, then FaceIndex.search with
 k=5, one query per call as /v1/identify does; IVF and the HNSW kinds are built once and searched at each
-`--nprobes` / `--ef-searches` value through FaceIndex.tune). recall@1 = fraction of queries whose top-1 id equals exact search's top-1 (exact = the flat
-index, or numpy when flat is not run); `answer_is_own` = top-1 belongs to the query's own identity.
+`--nprobes` / `--ef-searches` value through FaceIndex.tune). recall@1 = fraction of queries whose top-1 id
+equals exact search's top-1 (exact = the flat index, or numpy when flat is not run); `answer_is_own` = top-1 belongs to the query's own identity.
 
 Data (`--data`):
 - random: n random 1024-D unit vectors (seed 0); queries are noisy copies of stored vectors,
@@ -80,13 +80,16 @@ def params_for(kind: str, n: int, args: argparse.Namespace) -> dict:
     return {}
 
 
+# the search-time knob each kind is swept over on one build (and labelled with), and the argument listing its values
+KNOBS = {"ivf": ("nprobe", "nprobes"), "hnsw": ("ef_search", "ef_searches"), "hnsw-pca": ("ef_search", "ef_searches")}
+
+
 def search_settings(effective_kind: str, args: argparse.Namespace) -> list[dict]:
     """The search-time settings measured on one build: each nprobe for IVF, each ef_search for HNSW kinds."""
-    if effective_kind == "ivf":
-        return [{"nprobe": v} for v in args.nprobes]
-    if effective_kind in ("hnsw", "hnsw-pca"):
-        return [{"ef_search": v} for v in args.ef_searches]
-    return [{}]
+    if effective_kind not in KNOBS:
+        return [{}]
+    knob, values = KNOBS[effective_kind]
+    return [{knob: v} for v in getattr(args, values)]
 
 
 def timed_search(index: FaceIndex, queries: np.ndarray, truth: np.ndarray | None) -> tuple[dict, np.ndarray]:
@@ -260,7 +263,8 @@ def main() -> None:
         del vectors
 
     payload = {"machine": machine(), "faiss": faiss.__version__, "faiss_omp_threads": faiss.omp_get_max_threads(),
-               "omp_threads_arg": args.omp_threads, "build_threads": args.build_threads, "sizes": args.sizes, "dim": DIM, "k": K,
+               "omp_threads_arg": args.omp_threads, "build_threads": args.build_threads, "sizes": args.sizes,
+               "dim": DIM, "k": K,
                "queries": args.queries, "noise": args.noise, "data": args.data, "per_identity": args.per_identity,
                "command": "python benchmarks/gallery_index.py " + shlex.join(sys.argv[1:]), "results": rows}
     if args.data == "face-like":
@@ -278,8 +282,10 @@ HEAD = ("| n | kind | effective kind | params | build s | serialized MiB | RSS g
 
 def series(row: dict) -> str:
     """Plot/table label: the kind, with nprobe for IVF and ef_search for the HNSW kinds."""
-    knob = {"ivf": "nprobe", "hnsw": "ef_search", "hnsw-pca": "ef_search"}.get(row["effective_kind"])
-    return f"{row['kind']} {knob}={row['params'][knob]}" if knob else row["kind"]
+    if row["effective_kind"] not in KNOBS:
+        return row["kind"]
+    knob = KNOBS[row["effective_kind"]][0]
+    return f"{row['kind']} {knob}={row['params'][knob]}"
 
 
 def data_text(p: dict) -> str:
