@@ -38,6 +38,9 @@ def test_rows_cover_the_issue_comparisons() -> None:
     assert [r.lambda_ for r in sweep_rows(rows(2))] == [0.0, 2.0, 6.0, 18.0]
     annealed = next(r for r in rows(28) if r.key == "cosface_rf")
     assert "loss.lambda_warmup_epochs=3" in annealed.overrides  # RF's 3 of 28 epochs
+    by_key = {r.key: r for r in rows(2)}
+    assert not any(o.startswith("loss.lambda_") for o in by_key["cosface_iam"].overrides)  # RF off: no λ at all
+    assert {"loss.beta=0.8", "loss.lambda_=6"} <= set(by_key["cosface_rf_iam"].overrides)
 
 
 def test_rows_train_score_persist_and_report(

@@ -53,7 +53,7 @@ def plot_lambda_sweep(sweep: list[RowResult], path: Path) -> bool:
     """RF Fig. 6 at our scale: LFW accuracy (left) and the converged L_r (right) against λ."""
     if len(sweep) < 2:
         return False
-    lambdas = [_lambda(r) for r in sweep]
+    lambdas = [r.lambda_ for r in sweep]
     fig, (left, right) = plt.subplots(1, 2, figsize=(8.4, 3.4))
     left.errorbar(lambdas, [100 * r.lfw_mean for r in sweep], yerr=[100 * r.lfw_std for r in sweep], marker="o",
                   capsize=3)
@@ -67,10 +67,6 @@ def plot_lambda_sweep(sweep: list[RowResult], path: Path) -> bool:
 def _median_minutes(results: list[RowResult]) -> float:
     minutes = [r.train_minutes for r in results if r.train_minutes > 0]
     return statistics.median(minutes) if minutes else 0.0
-
-
-def _lambda(result: RowResult) -> float:
-    return Row(result.key, result.label, tuple(result.overrides)).lambda_
 
 
 def _save(fig: plt.Figure, path: Path) -> None:

@@ -18,15 +18,16 @@ ANNEAL_FRACTION = 3 / 28  # RF anneals λ over 3 of its 28 epochs (Eq. 15); our 
 class Row:
     key: str  # run name suffix and results file name
     label: str
-    overrides: tuple[str, ...]  # --set KEY=VALUE on top of the recipe
+    loss: tuple[str, ...]  # --set KEY=VALUE on top of the recipe, RegularFace's apart
+    lambda_: float = 0.0  # RegularFace's weight (RF Eq. 10); 0 leaves it off
+    warmup: float = 0.0  # epochs over which λ rises to its value (RF Eq. 15)
 
     @property
-    def lambda_(self) -> float:
-        return next((float(o.split("=")[1]) for o in self.overrides if o.startswith("loss.lambda_=")), 0.0)
-
-
-def _rf(lam: float, warmup: float) -> tuple[str, ...]:
-    return (f"loss.lambda_={lam:g}", f"loss.lambda_warmup_epochs={warmup:g}")
+    def overrides(self) -> tuple[str, ...]:
+        """Every --set of the row."""
+        if not self.lambda_:
+            return self.loss
+        return (*self.loss, f"loss.lambda_={self.lambda_:g}", f"loss.lambda_warmup_epochs={self.warmup:g}")
 
 
 def rows(epochs: float) -> list[Row]:
@@ -39,16 +40,16 @@ def rows(epochs: float) -> list[Row]:
         Row("normface", "Eq. 3 (NormFace, s = 30)", normface),
         Row("normface_iam", f"Eq. 3 + IAM (β = {BETA:g})", normface + iam),
         Row("cosface", "CosFace (m = 0.35)", cosface),
-        Row("cosface_rf", f"CosFace + RF (λ = {LAMBDA:g})", cosface + _rf(LAMBDA, warmup)),
+        Row("cosface_rf", f"CosFace + RF (λ = {LAMBDA:g})", cosface, LAMBDA, warmup),
         Row("cosface_iam", f"CosFace + IAM (β = {BETA:g})", cosface + iam),
         Row("softmax", f"Softmax (RF Eq. 2–3, lr {SOFTMAX_LR:g})", softmax),
-        Row("softmax_rf", f"Softmax + RF (λ = {LAMBDA:g}, lr {SOFTMAX_LR:g})", softmax + _rf(LAMBDA, warmup)),
+        Row("softmax_rf", f"Softmax + RF (λ = {LAMBDA:g}, lr {SOFTMAX_LR:g})", softmax, LAMBDA, warmup),
         Row(f"cosface_rf_l{SWEEP_LAMBDAS[-1]:g}", f"CosFace + RF (λ = {SWEEP_LAMBDAS[-1]:g})",
-            cosface + _rf(SWEEP_LAMBDAS[-1], warmup)),
-        Row("cosface_rf_noanneal", f"CosFace + RF (λ = {LAMBDA:g}, no annealing)", cosface + _rf(LAMBDA, 0.0)),
+            cosface, SWEEP_LAMBDAS[-1], warmup),
+        Row("cosface_rf_noanneal", f"CosFace + RF (λ = {LAMBDA:g}, no annealing)", cosface, LAMBDA, 0.0),
         Row(f"cosface_rf_l{SWEEP_LAMBDAS[1]:g}", f"CosFace + RF (λ = {SWEEP_LAMBDAS[1]:g})",
-            cosface + _rf(SWEEP_LAMBDAS[1], warmup)),
-        Row("cosface_rf_iam", "CosFace + RF + IAM (the shipped recipe's loss)", cosface + _rf(LAMBDA, warmup) + iam),
+            cosface, SWEEP_LAMBDAS[1], warmup),
+        Row("cosface_rf_iam", "CosFace + RF + IAM (the shipped recipe's loss)", cosface + iam, LAMBDA, warmup),
     ]  # fmt: skip
 
 

@@ -22,6 +22,7 @@ class RowResult:
     key: str
     label: str
     overrides: list[str]
+    lambda_: float  # RegularFace's weight, the x axis of RF Fig. 6
     epochs: float
     steps: int
     lfw_mean: float  # fractions, as training.evaluation reports them
@@ -67,7 +68,7 @@ def run_row(row: Row, epochs: float, lfw: LfwPairs, out_dir: Path, extra: tuple[
     sep = sep_statistics(ckpt["loss"]["head.weight"])
     far = next(p for p in scores.tar_at_far if p.far == 1e-3)
     result = RowResult(
-        row.key, row.label, list(row.overrides), epochs, trained.steps, scores.mean_accuracy, scores.std_accuracy,
+        row.key, row.label, list(row.overrides), row.lambda_, epochs, trained.steps, scores.mean_accuracy, scores.std_accuracy,
         scores.auc, far.tar, sep.mean, sep.std, minutes, str(trained.checkpoint),
     )  # fmt: skip
     done.write_text(json.dumps(asdict(result), indent=2) + "\n")
