@@ -35,11 +35,13 @@ $TRAIN --config "$CONFIG"
 CHECKPOINT=$(find "$CHECKPOINT_DIR" -name 'step_*.pt' | sort | tail -n 1)
 
 echo "== export $CHECKPOINT, evaluate it on LFW through the service pipeline"
-facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$RUN_DIR/export/$NAME" --weights "$WEIGHTS" --calibration "$DATA_DIR"
+EXPORT="$RUN_DIR/export/$NAME"
+facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$EXPORT" --weights "$WEIGHTS" --calibration "$DATA_DIR"
 ln -sfn "$(realpath "$MODELS_DIR/detector")" "$RUN_DIR/export/detector"  # the evaluation's models dir needs the detector too
 facever evaluate lfw --models-dir "$RUN_DIR/export" --embedder "$NAME" --out "$RUN_DIR/eval" "${EVAL_OPTIONS[@]}"
+facever calibrate "$EXPORT" --report "$RUN_DIR/eval/lfw-$NAME.json"
 
-echo "== install into $MODELS_DIR/$NAME (card with LFW metrics and calibrated thresholds)"
-facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$MODELS_DIR/$NAME" --report "$RUN_DIR/eval/lfw-$NAME.json" \
-    --weights "$WEIGHTS" --calibration "$DATA_DIR"
+echo "== install into $MODELS_DIR/$NAME (the evaluated files themselves, card with LFW metrics and calibrated thresholds)"
+rm -rf "${MODELS_DIR:?}/$NAME"
+cp -r "$EXPORT" "$MODELS_DIR/$NAME"
 echo "installed $MODELS_DIR/$NAME; select it with: export FACEVER_EMBEDDER=$NAME  (then facever serve / facever reembed)"

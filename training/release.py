@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from functools import partial
 from pathlib import Path
@@ -10,7 +9,6 @@ from typing import Any
 
 from service.vision.model_card import Metrics, ModelCard, Thresholds, TrainingRecipe, Weights
 from training.checkpoint import load_checkpoint
-from training.export.card_metrics import report_metrics
 from training.export.compact import compact_model
 from training.export.embedder import export_embedder
 from training.nets import ResNet20, build_embedder
@@ -40,14 +38,14 @@ def recipe_of(ckpt: dict[str, Any]) -> TrainingRecipe:
     })
 
 
-def metrics_of(ckpt: dict[str, Any], report: dict[str, Any] | None) -> tuple[Metrics, Thresholds]:
-    """Sep of the trained W, plus accuracy/TAR and thresholds from an evaluation report (PairReport JSON)."""
+def metrics_of(ckpt: dict[str, Any]) -> Metrics:
+    """Sep of the trained W; accuracy and thresholds come later, from an evaluation (facever calibrate)."""
     sep = sep_statistics(ckpt["loss"]["head.weight"])
-    return report_metrics(report, sep.mean, sep.std)
+    return Metrics(sep_mean=sep.mean, sep_std=sep.std)
 
 
 def export_checkpoint(checkpoint: Path, out_dir: Path, *, name: str, version: str = "0.1.0",
-                      report: Path | None = None, weights: Weights = "fp32",
+                      weights: Weights = "fp32",
                       calibration: Path | None = None) -> ModelCard:
     """Export the checkpoint's backbone with export_embedder (parity-checked) and a card with its recipe.
 
@@ -56,9 +54,8 @@ def export_checkpoint(checkpoint: Path, out_dir: Path, *, name: str, version: st
     if weights == "int8" and calibration is None:
         raise ValueError("int8 needs calibration crops: pass the packed training folder")
     net, ckpt = load_backbone(checkpoint)
-    metrics, thresholds = metrics_of(ckpt, json.loads(report.read_text()) if report else None)
     export = partial(export_embedder, net, name=name, version=version, training=recipe_of(ckpt),
-                     metrics=metrics, thresholds=thresholds)
+                     metrics=metrics_of(ckpt), thresholds=Thresholds())
     if weights == "fp32":
         return export(out_dir)
     with tempfile.TemporaryDirectory(prefix="facever-fp32-") as tmp:

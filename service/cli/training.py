@@ -64,10 +64,6 @@ def export(
     name: Annotated[str, typer.Option(help="model name, and the folder under models/")],
     out: Annotated[Path | None, typer.Option(help="model folder (default: FACEVER_MODELS_DIR/NAME)")] = None,
     version: Annotated[str, typer.Option(help="model version for the card")] = "0.1.0",
-    report: Annotated[
-        Path | None,
-        typer.Option(exists=True, dir_okay=False, help="evaluation JSON whose metrics and thresholds go in the card"),
-    ] = None,
     weights: Annotated[
         str,
         typer.Option(help="fp32, fp16 (half the file, fp32 compute) or int8 (static QDQ, needs --calibration)"),
@@ -79,7 +75,8 @@ def export(
                           "fp16/int8 against fp32 (unused for fp32)"),
     ] = None,
 ) -> None:
-    """Export a checkpoint's embedder to ONNX (parity-checked) with a model card carrying its recipe."""
+    """Export a checkpoint's embedder to ONNX (parity-checked) with a model card carrying its recipe; evaluate it,
+    then `facever calibrate` writes its accuracy and thresholds into the card."""
     if weights not in ("fp32", "fp16", "int8"):
         raise typer.BadParameter(f"must be fp32, fp16 or int8, not {weights!r}", param_hint="--weights")
     if weights == "int8" and calibration is None:
@@ -89,7 +86,7 @@ def export(
     release = _training("training.release")
     try:
         card = release.export_checkpoint(
-            checkpoint, target, name=name, version=version, report=report, weights=weights,
+            checkpoint, target, name=name, version=version, weights=weights,
             calibration=calibration if weights != "fp32" else None,
         )
     except _training("training.export.compact").CompactParityError as error:
@@ -109,6 +106,26 @@ def export(
         )
     )
     typer.echo(f"select it with FACEVER_EMBEDDER={name}")
+
+
+@app.command()
+def calibrate(
+    model_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="model folder (model.onnx + model.json)")],
+    report: Annotated[
+        Path, typer.Option(exists=True, dir_okay=False, help="facever evaluate's JSON for this folder's model")
+    ],
+) -> None:
+    """Write an evaluation's accuracy, TAR and calibrated thresholds into the model's card (ONNX untouched)."""
+    try:
+        card = _training("training.export.card_metrics").calibrate_card(model_dir, json.loads(report.read_text()))
+    except KeyError as error:
+        typer.echo(f"facever calibrate: {report} is not a facever evaluate report (no {error})", err=True)
+        raise typer.Exit(code=2) from error
+    except ValueError as error:  # not JSON, or another model's report
+        typer.echo(f"facever calibrate: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    typer.echo(json.dumps({"model_dir": str(model_dir), "lfw_mean": card.metrics.lfw_mean,
+                           "thresholds": card.thresholds.model_dump(by_alias=True)}))
 
 
 @app.command()

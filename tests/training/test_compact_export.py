@@ -4,6 +4,7 @@ loaded by the service's Embedder and compared with fp32 on real aligned CelebA c
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -155,18 +156,49 @@ def test_int8_from_the_fp16_form_widens_its_weights_exactly(models: dict[str, Pa
     assert {init.name for init in floats} == {name for name, w in original.items() if w.dtype == np.float32}
     for init in floats:
         np.testing.assert_array_equal(numpy_helper.to_array(init), original[init.name].astype(np.float16))
-    # the converted model's own LFW evaluation (PairReport JSON, here a minimal one) replaces the source's
-    report = {"dataset": "lfw", "result": {
-        "mean_accuracy": 0.9, "std_accuracy": 0.01, "n_pairs": 600, "best_threshold": {"value": 0.2},
-        "tar_at_far": [{"far": 1e-3, "tar": 0.5, "threshold": 0.4}]}}
-    card = compact_model(models["fp16"], tmp_path / "int8", "int8", calibration=data_dir, name="r20-w025-int8",
-                         report=report)
+    card = compact_model(models["fp16"], tmp_path / "int8", "int8", calibration=data_dir, name="r20-w025-int8")
     source = load_model_card(models["fp16"])
     assert card.name == "r20-w025-int8" and card.weights == "int8"
     assert card.compaction.source_sha256 == source.onnx_sha256
     assert card.compaction.min_cosine > INT8_MIN_COSINE - 0.02
-    assert (card.metrics.lfw_mean, card.metrics.tar_at_far, card.thresholds.best_accuracy) == (0.9, {"0.001": 0.5}, 0.2)
-    assert card.metrics.sep_mean == source.metrics.sep_mean  # W's separation is the training's, kept
+
+
+def _report(model: str) -> dict:
+    """A minimal PairReport JSON, as facever evaluate writes it."""
+    return {"dataset": "lfw", "model": model, "result": {
+        "mean_accuracy": 0.9, "std_accuracy": 0.01, "n_pairs": 600, "best_threshold": {"value": 0.2},
+        "tar_at_far": [{"far": 1e-3, "tar": 0.5, "threshold": 0.4}]}}
+
+
+def test_calibrate_writes_the_evaluation_into_the_card_and_nothing_else(models: dict[str, Path],
+                                                                      tmp_path: Path) -> None:
+    model_dir = tmp_path / "int8"
+    shutil.copytree(models["int8"], model_dir)
+    before = load_model_card(model_dir)
+    report = tmp_path / "lfw.json"
+    report.write_text(json.dumps(_report(before.name)))
+    run = CliRunner().invoke(app, ["calibrate", str(model_dir), "--report", str(report)])
+    assert run.exit_code == 0, run.output
+    card = Embedder(model_dir, threads=1).card  # still loads: the ONNX file and its sha256 are untouched
+    assert (card.metrics.lfw_mean, card.metrics.tar_at_far) == (0.9, {"0.001": 0.5})
+    assert (card.thresholds.best_accuracy, card.thresholds.far_1e_3) == (0.2, 0.4)
+    assert "600 pairs" in card.thresholds.calibrated_on
+    unchanged = ("onnx_sha256", "training", "compaction", "weights", "name")
+    assert card.model_dump(include=set(unchanged)) == before.model_dump(include=set(unchanged))
+    assert (card.metrics.sep_mean, card.metrics.sep_std) == (before.metrics.sep_mean, before.metrics.sep_std)
+
+
+@pytest.mark.parametrize("content", [json.dumps(_report("another-model")), json.dumps({"model": "x"}), "not json"])
+def test_calibrate_refuses_a_report_of_another_model_or_no_report(models: dict[str, Path], tmp_path: Path,
+                                                                  content: str) -> None:
+    model_dir = tmp_path / "int8"
+    shutil.copytree(models["int8"], model_dir)
+    card_before = (model_dir / CARD_FILE).read_bytes()
+    report = tmp_path / "lfw.json"
+    report.write_text(content.replace('"x"', json.dumps(load_model_card(model_dir).name)))
+    run = CliRunner().invoke(app, ["calibrate", str(model_dir), "--report", str(report)])
+    assert run.exit_code == 2 and "facever calibrate:" in run.output
+    assert (model_dir / CARD_FILE).read_bytes() == card_before
 
 
 def test_cards_without_weights_are_fp32_and_compaction_needs_a_compact_form(models: dict[str, Path],

@@ -1,25 +1,36 @@
-"""A model card's accuracy and thresholds, read from an LFW evaluation report (PairReport JSON)."""
+"""A model card's accuracy and calibrated thresholds, taken from an LFW evaluation of that very model file."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from service.vision.model_card import Metrics, Thresholds
+from service.vision.model_card import ModelCard, Thresholds, load_model_card
 
 FAR_KEYS = {1e-3: "far_1e-3", 1e-4: "far_1e-4"}
 
 
-def report_metrics(report: dict[str, Any] | None, sep_mean: float, sep_std: float) -> tuple[Metrics, Thresholds]:
-    """Sep of the trained W (given), plus accuracy/TAR and calibrated thresholds when there is a report."""
-    if report is None:
-        return Metrics(sep_mean=sep_mean, sep_std=sep_std), Thresholds()
+def calibrate_card(model_dir: Path, report: dict[str, Any]) -> ModelCard:
+    """Rewrite model_dir's card with the report's accuracy, TAR and thresholds (PairReport JSON of
+    `facever evaluate` on this folder's model); Sep of W, the recipe and the ONNX file stay as they are.
+
+    Refuses a report of another model: thresholds only mean something for the network that produced them."""
+    card = load_model_card(model_dir)
+    if report["model"] != card.name:
+        raise ValueError(f"the report evaluates {report['model']!r}, not {card.name!r}")
     result = report["result"]
     points = {p["far"]: p for p in result["tar_at_far"]}
-    metrics = Metrics(lfw_mean=result["mean_accuracy"], lfw_std=result["std_accuracy"], sep_mean=sep_mean,
-                      sep_std=sep_std, tar_at_far={f"{far:g}": p["tar"] for far, p in points.items()})
+    metrics = card.metrics.model_copy(update={
+        "lfw_mean": result["mean_accuracy"], "lfw_std": result["std_accuracy"],
+        "tar_at_far": {f"{far:g}": p["tar"] for far, p in points.items()},
+    })
     thresholds = Thresholds.model_validate({
         "best_accuracy": result["best_threshold"]["value"],
         **{key: points[far]["threshold"] for far, key in FAR_KEYS.items() if far in points},
         "calibrated_on": f"{report['dataset']}: {result['n_pairs']} pairs, all folds",
     })
-    return metrics, thresholds
+    calibrated = ModelCard.model_validate(
+        card.model_copy(update={"metrics": metrics, "thresholds": thresholds}).model_dump(by_alias=True)
+    )  # model_copy skips validation
+    calibrated.write(model_dir)
+    return calibrated

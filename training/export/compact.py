@@ -31,7 +31,6 @@ card behind, as export_embedder does on a parity failure.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +51,6 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from service.vision.embedder import file_sha256, preprocess_with_flips
 from service.vision.model_card import ONNX_FILE, Compaction, ModelCard, Weights, load_model_card
 from training.data.shards import CROP_SHAPE, load_shard, read_manifest
-from training.export.card_metrics import report_metrics
 from training.export.embedder import staged_onnx
 
 COMPACT_FORMS: tuple[Weights, ...] = ("fp16", "int8")
@@ -191,8 +189,7 @@ def network_cosines(reference: Path, candidate: Path, crops: np.ndarray) -> np.n
 
 def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration: Path | None = None,
                   n_crops: int = CALIBRATION_CROPS, seed: int = 0,
-                  min_cosine: float | None = None, name: str | None = None,
-                  report: dict | None = None) -> ModelCard:
+                  min_cosine: float | None = None, name: str | None = None) -> ModelCard:
     """Convert src_dir's fp32 (or, for int8, fp16) model into `weights` form in out_dir (model.onnx +
     model.json); see module doc.
 
@@ -200,8 +197,7 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
     uint8 crops. Raises CompactParityError when the min cosine to fp32 is below min_cosine (default
     MIN_COSINE[weights]); the ONNX file goes in under a temporary name and the card is written last.
     `name` renames the card: a form shipped beside its source needs its own name (the gallery keys on it).
-    `report` (an LFW evaluation of the converted model, PairReport JSON) replaces the source's accuracy and
-    thresholds with the converted model's own; without it they are the source's.
+    Accuracy and thresholds stay the source's until `facever calibrate` writes the converted model's own.
     """
     if weights not in COMPACT_FORMS:
         raise ValueError(f"weights must be one of {COMPACT_FORMS}, got {weights!r}")
@@ -236,9 +232,6 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
         if not cosines.min() >= floor:
             raise CompactParityError(f"{weights} vs fp32: min cosine {cosines.min():.6f} < {floor} on {checked_on}")
     onnx_path = out_dir / ONNX_FILE
-    if report is not None:
-        metrics, thresholds = report_metrics(report, card.metrics.sep_mean, card.metrics.sep_std)
-        card = card.model_copy(update={"metrics": metrics, "thresholds": thresholds})
     compact = card.model_copy(update={
         "name": name or card.name, "onnx_sha256": file_sha256(onnx_path), "weights": weights,
         "compaction": Compaction(
@@ -259,12 +252,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crops", type=int, default=CALIBRATION_CROPS, help="calibration/check crops")
     parser.add_argument("--name", help="the new card's name (default: the source's; use OUT's folder name when "
                                        "both are shipped)")
-    parser.add_argument("--report", type=Path, help="LFW evaluation JSON of the converted model (facever evaluate "
-                                                    "lfw on a first conversion): its accuracy and thresholds go "
-                                                    "into the card")
     args = parser.parse_args(argv)
     card = compact_model(args.src, args.out, args.weights, calibration=args.calibration, n_crops=args.crops,
-                         name=args.name, report=json.loads(args.report.read_text()) if args.report else None)
+                         name=args.name)
     size_mib = (args.out / ONNX_FILE).stat().st_size / 2**20
     print(f"wrote {args.out / ONNX_FILE} ({card.weights}, {size_mib:.1f} MiB, "
           f"min cosine to fp32 {card.compaction.min_cosine:.6f})")
