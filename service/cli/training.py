@@ -11,8 +11,9 @@ from typing import Annotated
 
 import typer
 
-from service.cli.common import app
+from service.cli.common import app, fail
 from service.config import Settings
+from service.errors import FaceverError
 
 TRAIN_EXTRA = "pip install -e '.[train]'"
 PassThrough = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
@@ -124,6 +125,8 @@ def calibrate(
     except ValueError as error:  # not JSON, or another model's report
         typer.echo(f"facever calibrate: {error}", err=True)
         raise typer.Exit(code=2) from error
+    except FaceverError as error:  # no readable model card in model_dir
+        fail(error)
     typer.echo(json.dumps({"model_dir": str(model_dir), "lfw_mean": card.metrics.lfw_mean,
                            "thresholds": card.thresholds.model_dump(by_alias=True)}))
 

@@ -201,6 +201,13 @@ def test_calibrate_refuses_a_report_of_another_model_or_no_report(models: dict[s
     assert (model_dir / CARD_FILE).read_bytes() == card_before
 
 
+def test_calibrate_a_folder_without_a_model_is_a_clear_error(tmp_path: Path) -> None:
+    report = tmp_path / "lfw.json"
+    report.write_text(json.dumps(_report("x")))
+    run = CliRunner().invoke(app, ["calibrate", str(tmp_path), "--report", str(report)])
+    assert run.exit_code == 2 and '"code"' in run.output and "Traceback" not in run.output
+
+
 def test_cards_without_weights_are_fp32_and_compaction_needs_a_compact_form(models: dict[str, Path],
                                                                            tmp_path: Path) -> None:
     raw = json.loads((models["fp32"] / CARD_FILE).read_text())
