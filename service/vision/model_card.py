@@ -118,6 +118,10 @@ class ModelCard(_Part):
             raise ValueError(f"weights {self.weights!r} needs compaction details exactly when it is not fp32")
         return self
 
+    def updated(self, **fields: object) -> ModelCard:
+        """A copy with `fields` replaced, validated as a whole (pydantic's model_copy skips validation)."""
+        return ModelCard.model_validate(self.model_copy(update=fields).model_dump(by_alias=True))
+
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, indent=2) + "\n"
 

@@ -163,9 +163,9 @@ def test_int8_from_the_fp16_form_widens_its_weights_exactly(models: dict[str, Pa
     assert card.compaction.min_cosine > INT8_MIN_COSINE - 0.02
 
 
-def _report(model: str) -> dict:
+def _report(model: str, onnx_sha256: str = "") -> dict:
     """A minimal PairReport JSON, as facever evaluate writes it."""
-    return {"dataset": "lfw", "model": model, "result": {
+    return {"dataset": "lfw", "model": model, "onnx_sha256": onnx_sha256, "result": {
         "mean_accuracy": 0.9, "std_accuracy": 0.01, "n_pairs": 600, "best_threshold": {"value": 0.2},
         "tar_at_far": [{"far": 1e-3, "tar": 0.5, "threshold": 0.4}]}}
 
@@ -176,7 +176,7 @@ def test_calibrate_writes_the_evaluation_into_the_card_and_nothing_else(models: 
     shutil.copytree(models["int8"], model_dir)
     before = load_model_card(model_dir)
     report = tmp_path / "lfw.json"
-    report.write_text(json.dumps(_report(before.name)))
+    report.write_text(json.dumps(_report(before.name, before.onnx_sha256)))
     run = CliRunner().invoke(app, ["calibrate", str(model_dir), "--report", str(report)])
     assert run.exit_code == 0, run.output
     card = Embedder(model_dir, threads=1).card  # still loads: the ONNX file and its sha256 are untouched
@@ -188,14 +188,21 @@ def test_calibrate_writes_the_evaluation_into_the_card_and_nothing_else(models: 
     assert (card.metrics.sep_mean, card.metrics.sep_std) == (before.metrics.sep_mean, before.metrics.sep_std)
 
 
-@pytest.mark.parametrize("content", [json.dumps(_report("another-model")), json.dumps({"model": "x"}), "not json"])
+@pytest.mark.parametrize("content", [
+    json.dumps(_report("another-model", "SHA")),
+    json.dumps(_report("x", "0" * 64)),  # the same name, another network
+    json.dumps(_report("x")),  # written before reports carried the sha256
+    json.dumps({"model": "x", "onnx_sha256": "SHA"}),
+    "not json",
+])
 def test_calibrate_refuses_a_report_of_another_model_or_no_report(models: dict[str, Path], tmp_path: Path,
                                                                   content: str) -> None:
     model_dir = tmp_path / "int8"
     shutil.copytree(models["int8"], model_dir)
     card_before = (model_dir / CARD_FILE).read_bytes()
+    card = load_model_card(model_dir)
     report = tmp_path / "lfw.json"
-    report.write_text(content.replace('"x"', json.dumps(load_model_card(model_dir).name)))
+    report.write_text(content.replace('"x"', json.dumps(card.name)).replace("SHA", card.onnx_sha256))
     run = CliRunner().invoke(app, ["calibrate", str(model_dir), "--report", str(report)])
     assert run.exit_code == 2 and "facever calibrate:" in run.output
     assert (model_dir / CARD_FILE).read_bytes() == card_before

@@ -53,7 +53,8 @@ def run(args: argparse.Namespace) -> PairReport:
     pipeline = FacePipeline.from_settings(settings)
     cache_dir = args.cache_dir if str(args.cache_dir) else None
     features = embed_images(pairs.unique_paths(), pipeline, args.workers, cache_dir)
-    report = pair_report(dataset, settings.embedder, pairs, features, missing, len(listed) - len(pairs))
+    sha256 = pipeline.embedder.card.onnx_sha256
+    report = pair_report(dataset, settings.embedder, sha256, pairs, features, missing, len(listed) - len(pairs))
     stem = args.out / f"{dataset}-{settings.embedder}"
     args.out.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")

@@ -18,6 +18,7 @@ class PairReport:
 
     dataset: str
     model: str
+    onnx_sha256: str  # of the evaluated network: calibrating another export of the same name is refused
     result: VerificationResult
     n_images: int
     fallback_paths: tuple[str, ...]  # test images without a detected face, scored on a centre crop
@@ -47,13 +48,15 @@ def verify_pairs(pairs: PairList, features: Features, fars: tuple[float, ...] = 
 
 
 def pair_report(
-    dataset: str, model: str, pairs: PairList, features: Features, missing: list[Path], dropped: int
+    dataset: str, model: str, onnx_sha256: str, pairs: PairList, features: Features, missing: list[Path],
+    dropped: int,
 ) -> PairReport:
     used = pairs.unique_paths()
     fell_back = features.fallback[features.rows(used)]
     return PairReport(
         dataset=dataset,
         model=model,
+        onnx_sha256=onnx_sha256,
         result=verify_pairs(pairs, features),
         n_images=len(used),
         fallback_paths=tuple(str(path) for path, flag in zip(used, fell_back) if flag),

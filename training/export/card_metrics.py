@@ -14,10 +14,14 @@ def calibrate_card(model_dir: Path, report: dict[str, Any]) -> ModelCard:
     """Rewrite model_dir's card with the report's accuracy, TAR and thresholds (PairReport JSON of
     `facever evaluate` on this folder's model); Sep of W, the recipe and the ONNX file stay as they are.
 
-    Refuses a report of another model: thresholds only mean something for the network that produced them."""
+    Refuses a report of another model, or of another network under the same name (ONNX sha256): thresholds
+    only mean something for the network that produced them."""
     card = load_model_card(model_dir)
     if report["model"] != card.name:
         raise ValueError(f"the report evaluates {report['model']!r}, not {card.name!r}")
+    if report.get("onnx_sha256") != card.onnx_sha256:
+        raise ValueError(f"the report evaluates another {card.name} network (its ONNX sha256 {report.get('onnx_sha256')}, "
+                         f"this folder's {card.onnx_sha256}): evaluate this folder's model")
     result = report["result"]
     points = {p["far"]: p for p in result["tar_at_far"]}
     metrics = card.metrics.model_copy(update={
@@ -29,8 +33,6 @@ def calibrate_card(model_dir: Path, report: dict[str, Any]) -> ModelCard:
         **{key: points[far]["threshold"] for far, key in FAR_KEYS.items() if far in points},
         "calibrated_on": f"{report['dataset']}: {result['n_pairs']} pairs, all folds",
     })
-    calibrated = ModelCard.model_validate(
-        card.model_copy(update={"metrics": metrics, "thresholds": thresholds}).model_dump(by_alias=True)
-    )  # model_copy skips validation
+    calibrated = card.updated(metrics=metrics, thresholds=thresholds)
     calibrated.write(model_dir)
     return calibrated

@@ -232,13 +232,12 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
         if not cosines.min() >= floor:
             raise CompactParityError(f"{weights} vs fp32: min cosine {cosines.min():.6f} < {floor} on {checked_on}")
     onnx_path = out_dir / ONNX_FILE
-    compact = card.model_copy(update={
-        "name": name or card.name, "onnx_sha256": file_sha256(onnx_path), "weights": weights,
-        "compaction": Compaction(
+    compact = card.updated(
+        name=name or card.name, onnx_sha256=file_sha256(onnx_path), weights=weights,
+        compaction=Compaction(
             source_sha256=card.onnx_sha256, checked_on=checked_on,
             min_cosine=round(float(cosines.min()), 8), mean_cosine=round(float(cosines.mean()), 8)),
-    })
-    compact = ModelCard.model_validate(compact.model_dump(by_alias=True))  # model_copy skips validation
+    )
     compact.write(out_dir)
     return compact
 

@@ -65,8 +65,9 @@ def test_the_same_image_twice_has_similarity_1(subset: PairList, features: Featu
 
 
 def test_verification_on_the_subset_has_the_right_structure(subset: PairList, features: Features,
-                                                            service_settings: Settings) -> None:
-    report = pair_report("lfw-subset", service_settings.embedder, subset, features, [], 0)
+                                                            service_settings: Settings, pipeline: FacePipeline) -> None:
+    sha256 = pipeline.embedder.card.onnx_sha256
+    report = pair_report("lfw-subset", service_settings.embedder, sha256, subset, features, [], 0)
     result = report.result
     assert (result.n_pairs, result.n_same, len(result.fold_accuracies)) == (20, 10, 2)
     assert all(0.0 <= acc <= 1.0 for acc in result.fold_accuracies) and 0.0 <= result.auc <= 1.0
