@@ -36,6 +36,7 @@ import argparse
 import gc
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -63,6 +64,12 @@ def rss_bytes() -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+def env_prefix() -> str:
+    """GLIBC_TUNABLES as a command prefix when set: hugetlb=1 gives the index transparent huge pages."""
+    tunables = os.environ.get("GLIBC_TUNABLES")
+    return f"GLIBC_TUNABLES={tunables} " if tunables else ""
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -266,7 +273,7 @@ def main() -> None:
                "omp_threads_arg": args.omp_threads, "build_threads": args.build_threads, "sizes": args.sizes,
                "dim": DIM, "k": K,
                "queries": args.queries, "noise": args.noise, "data": args.data, "per_identity": args.per_identity,
-               "command": "python benchmarks/gallery_index.py " + shlex.join(sys.argv[1:]), "results": rows}
+               "command": env_prefix() + "python benchmarks/gallery_index.py " + shlex.join(sys.argv[1:]), "results": rows}
     if args.data == "face-like":
         saved = np.load(args.cache_dir / "face_like_model.npz")
         payload["face_model_stats"] = {
