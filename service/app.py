@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await run_in_threadpool(bootstrap_keys, app.state.sessions, settings)
             app.state.pipeline = await run_in_threadpool(FacePipeline.from_settings, settings)
             gallery = Gallery.from_settings(app.state.sessions, settings, app.state.pipeline.embedder.dim)
-            await run_in_threadpool(gallery.rebuild)
+            # nothing is served yet: the first build may use every core this process may run on
+            await run_in_threadpool(gallery.rebuild, len(os.sched_getaffinity(0)))
             app.state.gallery = gallery
             yield
         finally:

@@ -72,9 +72,9 @@ class Gallery:
             settings.gallery_sync_interval,
         )
 
-    def _build(self, ids: np.ndarray, vectors: np.ndarray) -> FaceIndex:
+    def _build(self, ids: np.ndarray, vectors: np.ndarray, build_threads: int = 0) -> FaceIndex:
         settings = self.index_settings
-        return FaceIndex.build(self.dim, settings.kind, settings.params, ids, vectors, settings.threads)
+        return FaceIndex.build(self.dim, settings.kind, settings.params, ids, vectors, settings.threads, build_threads)
 
     def __len__(self) -> int:
         with self._index_lock:
@@ -90,12 +90,15 @@ class Gallery:
         """The index kind in use (a trainable kind is `flat` until there is enough data)."""
         return self._index.effective_kind
 
-    def rebuild(self) -> None:
-        """Build a fresh index from this embedder's SQL rows, swap it in, then catch up with the log."""
+    def rebuild(self, build_threads: int = 0) -> None:
+        """Build a fresh index from this embedder's SQL rows, swap it in, then catch up with the log.
+
+        `build_threads` (0: the index's search setting) is for the start-up build, when no request competes for
+        the cores: a large graph index builds on all of them instead of FACEVER_INDEX_THREADS."""
         with self.session_factory() as session:
             seq = repository.last_seq(session)  # read first: events after it are replayed by sync()
             ids, vectors = repository.load_embeddings(session, self.embedder, self.dim)
-        index = self._build(ids, vectors)  # searches keep using the old index meanwhile
+        index = self._build(ids, vectors, build_threads)  # searches keep using the old index meanwhile
         with self._sync_lock, self._index_lock:
             self._index, self._last_seq = index, seq
         self.sync()

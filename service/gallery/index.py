@@ -97,11 +97,13 @@ class FaceIndex:
     @classmethod
     def build(
         cls, dim: int, kind: IndexKind, params: Mapping[str, float] | None, ids: np.ndarray, vectors: np.ndarray,
-        threads: int = 0,
+        threads: int = 0, build_threads: int = 0,
     ) -> FaceIndex:
-        """An index of `kind` trained on and holding `vectors`."""
-        index = cls(dim, kind, params, train_vectors=vectors, threads=threads)
+        """An index of `kind` trained on and holding `vectors`, built on `build_threads` (0: `threads`) threads,
+        e.g. every core before the service takes requests; later calls run on `threads`."""
+        index = cls(dim, kind, params, train_vectors=vectors, threads=build_threads or threads)
         index.add(ids, vectors)
+        index.threads = threads
         return index
 
     def _pin_threads(self) -> None:

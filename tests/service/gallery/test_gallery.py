@@ -201,6 +201,22 @@ def test_index_threads_apply_on_the_thread_that_searches(make_worker: MakeWorker
     assert seen == [1]
 
 
+def test_a_rebuild_can_build_on_more_threads_than_it_searches_on(make_worker: MakeWorker, people,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The start-up build may use every core; the searches after it stay on the configured count."""
+    centres, faces = people
+    gallery = make_worker(kind="hnsw", threads=1)
+    identity_id, _ = _person(gallery, "p0", faces[0])
+    pinned: list[int] = []
+    real_set = faiss.omp_set_num_threads
+    monkeypatch.setattr(faiss, "omp_set_num_threads", lambda n: (pinned.append(n), real_set(n)))
+    gallery.rebuild(build_threads=2)
+    assert pinned and pinned[0] == 2  # the graph was built on 2 threads
+    pinned.clear()
+    assert gallery.search(centres[0], 1)[0].identity_id == identity_id
+    assert set(pinned) == {1} and faiss.omp_get_max_threads() == 1
+
+
 def test_concurrent_writers_converge(make_worker: MakeWorker) -> None:
     """Writers on two workers at once: the change log commits in order, so nobody misses an event."""
     rng = np.random.default_rng(11)
