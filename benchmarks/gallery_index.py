@@ -273,7 +273,8 @@ def main() -> None:
                "omp_threads_arg": args.omp_threads, "build_threads": args.build_threads, "sizes": args.sizes,
                "dim": DIM, "k": K,
                "queries": args.queries, "noise": args.noise, "data": args.data, "per_identity": args.per_identity,
-               "command": env_prefix() + "python benchmarks/gallery_index.py " + shlex.join(sys.argv[1:]), "results": rows}
+               "command": f"{env_prefix()}python benchmarks/gallery_index.py {shlex.join(sys.argv[1:])}",
+               "results": rows}
     if args.data == "face-like":
         saved = np.load(args.cache_dir / "face_like_model.npz")
         payload["face_model_stats"] = {

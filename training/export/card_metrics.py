@@ -19,8 +19,9 @@ def calibrate_card(model_dir: Path, report: dict[str, Any]) -> ModelCard:
     card = load_model_card(model_dir)
     if report["model"] != card.name:
         raise ValueError(f"the report evaluates {report['model']!r}, not {card.name!r}")
-    if report.get("onnx_sha256") != card.onnx_sha256:
-        raise ValueError(f"the report evaluates another {card.name} network (its ONNX sha256 {report.get('onnx_sha256')}, "
+    evaluated = report.get("onnx_sha256")
+    if evaluated != card.onnx_sha256:
+        raise ValueError(f"the report evaluates another {card.name} network (its ONNX sha256 {evaluated}, "
                          f"this folder's {card.onnx_sha256}): evaluate this folder's model")
     result = report["result"]
     points = {p["far"]: p for p in result["tar_at_far"]}
