@@ -13,10 +13,10 @@ $(VENV)/.service: pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
-# Service + training + test tools. facenet-pytorch pins torch 2.2, so it goes in without its deps
-# (we only use its MTCNN weights and, in tests, its reference cascade).
+# Service + training (with the distillation teacher) + test tools. facenet-pytorch pins torch 2.2, so it goes
+# in without its deps (we only use its MTCNN weights and, in tests, its reference cascade).
 $(VENV)/.dev: $(VENV)/.service
-	$(PY) -m pip install -q -e '.[train,dev]'
+	$(PY) -m pip install -q -e '.[train,distill,dev]'
 	$(PY) -m pip install -q --no-deps facenet-pytorch==2.6.0
 	touch $@
 

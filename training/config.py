@@ -55,6 +55,22 @@ class EvalConfig(_Section):
     workers: int = Field(2, ge=1, description="alignment threads (first run only, then cached)")
 
 
+class DistillConfig(_Section):
+    """Knowledge distillation (training.distill): γ·L_KD on every face, L_KD = L_feat + ρ·L_rel.
+
+    The labelled faces are `data.dir`; `unlabelled` folders add faces that only L_KD sees. Every folder
+    needs its teacher cache (`facever distill teach DIR`) and, with drop_lfw_overlap, its near-duplicate
+    search (`facever distill overlap DIR`).
+    """
+
+    weight: float = Field(1.0, ge=0, description="γ, the weight of L_KD in the total loss")
+    relation_weight: float = Field(1.0, ge=0, description="ρ, the relational term's weight inside L_KD")
+    unlabelled: list[Path] = Field(default_factory=list, description="packed folders without usable labels")
+    unlabelled_groups: list[str] | None = Field(None, description="only these identity folders of `unlabelled`")
+    use_labels: bool = Field(True, description="false: data.dir's faces are unlabelled too (distillation only)")
+    drop_lfw_overlap: bool = True
+
+
 class TrainConfig(_Section):
     """One training run; ``batch_size`` is the global batch, split evenly over the DDP ranks."""
 
@@ -69,6 +85,7 @@ class TrainConfig(_Section):
     optim: OptimConfig = OptimConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     loss: LossConfig = LossConfig()
+    distill: DistillConfig | None = None
     amp: Literal["bf16", "fp16", "off"] = Field("bf16", description="CUDA only; always off on CPU")
     out_dir: Path = Field(Path("runs"), description="checkpoints in out_dir/name/checkpoints, TensorBoard in .../tb")
     keep_checkpoints: int = Field(3, ge=1)

@@ -9,6 +9,7 @@ from typing import Any
 
 from service.vision.model_card import Metrics, ModelCard, Thresholds, TrainingRecipe, Weights
 from training.checkpoint import load_checkpoint
+from training.distill.teacher import TEACHER_NAME
 from training.export.compact import compact_model
 from training.export.embedder import export_embedder
 from training.nets import ResNet20, build_embedder
@@ -27,11 +28,15 @@ def load_backbone(checkpoint: Path) -> tuple[ResNet20, dict[str, Any]]:
 def recipe_of(ckpt: dict[str, Any]) -> TrainingRecipe:
     """The card's training section from the config and progress saved with the weights."""
     cfg, progress = ckpt["config"], ckpt["progress"]
-    loss = cfg["loss"]
+    loss, distill = cfg["loss"], cfg.get("distill")
     epochs = progress.epoch + progress.batch_in_epoch / ckpt["steps_per_epoch"]
+    distillation = None if not distill else {
+        "teacher": TEACHER_NAME, "teacher_sha256": ckpt["teacher_sha256"], "weight": distill["weight"],
+        "relation_weight": distill["relation_weight"], "unlabelled_data": [str(p) for p in distill["unlabelled"]],
+    }
     return TrainingRecipe.model_validate({
         "data": cfg["data"]["dir"], "base_loss": loss["base"], "lambda": loss["lambda_"], "beta": loss["beta"],
-        "epochs": round(epochs, 3), "seed": cfg["seed"],
+        "epochs": round(epochs, 3), "seed": cfg["seed"], "distillation": distillation,
         "notes": (f"recipe {cfg['name']}: ResNet20 width {cfg['width']:g}, s={loss['s']} m={loss['m']}, "
                   f"batch {cfg['batch_size']}, {progress.step} steps, lr {cfg['optim']['lr']} ({cfg['schedule']['kind']}), "
                   f"amp {cfg['amp']}" + (f". {cfg['notes']}" if cfg.get("notes") else "")),

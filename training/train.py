@@ -17,8 +17,9 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,27 +40,39 @@ from training.distributed import (
     mean_over_ranks,
     shutdown_distributed,
 )
+from training.distill.dataset import DistillFaces
+from training.distill.teacher import TEACHER_DIM
 from training.losses import FaceLoss, LossTerms, annealed_lambda
+from training.losses.distill import DistillLoss, DistillTerms
 from training.nets import build_embedder
 from training.schedule import LrSchedule
 from training.sep import sep_statistics
 
-SCALARS = ("loss/total", "loss/base", "loss/regularizer", "loss/iam", "loss/center", "train/accuracy")
+SCALARS = ("loss/total", "loss/base", "loss/regularizer", "loss/iam", "loss/center", "loss/kd", "loss/kd_feature",
+           "loss/kd_relation", "train/accuracy")
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class FaceModel(nn.Module):
-    """Backbone + loss head as one module, so one DDP wrapper syncs the head's gradients too."""
+    """Backbone + loss head (+ distillation map) as one module, so one DDP wrapper syncs every gradient."""
 
-    def __init__(self, backbone: nn.Module, loss: FaceLoss, amp_dtype: torch.dtype | None) -> None:
+    def __init__(self, backbone: nn.Module, loss: FaceLoss, amp_dtype: torch.dtype | None,
+                 distill: DistillLoss | None = None, distill_weight: float = 0.0) -> None:
         super().__init__()
         self.backbone, self.loss, self.amp_dtype = backbone, loss, amp_dtype
+        self.distill, self.distill_weight = distill, distill_weight
 
-    def forward(self, images: torch.Tensor, labels: torch.Tensor, epoch: float) -> LossTerms:
+    def forward(self, images: torch.Tensor, labels: torch.Tensor, epoch: float,
+                teacher: torch.Tensor | None = None) -> tuple[LossTerms, DistillTerms | None]:
+        """The face loss on the labelled rows (label >= 0) and, with teacher vectors, γ·L_KD on every row."""
         with torch.autocast(images.device.type, self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
             features = self.backbone(images)
         # margins, softmax and RegularFace's cosines are sensitive to rounding: the head always runs in fp32
-        return self.loss(features.float(), labels, epoch)
+        terms = self.loss(features.float(), labels, epoch)
+        if self.distill is None or teacher is None:
+            return terms, None
+        kd = self.distill(features.float(), teacher)
+        return replace(terms, total=terms.total + self.distill_weight * kd.total), kd
 
 
 @dataclass
@@ -78,10 +91,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def param_groups(backbone: nn.Module, loss: FaceLoss, cfg: TrainConfig) -> list[dict[str, Any]]:
+def param_groups(backbone: nn.Module, loss: FaceLoss, cfg: TrainConfig,
+                 distill: DistillLoss | None = None) -> list[dict[str, Any]]:
     """Weight decay on conv/linear weights (and W when head_weight_decay); none on biases, BN and PReLU."""
     decay, no_decay = [], []
-    for p in backbone.parameters():
+    for p in [*backbone.parameters(), *(distill.parameters() if distill is not None else [])]:
         (decay if p.ndim > 1 else no_decay).append(p)
     for p in loss.parameters():
         (decay if p.ndim > 1 and cfg.optim.head_weight_decay else no_decay).append(p)
@@ -101,7 +115,7 @@ class Trainer:
             raise ValueError(f"batch_size {cfg.batch_size} must divide by the {env.world_size} ranks")
         self.cfg, self.env = cfg, env
         seed_everything(cfg.seed)
-        self.dataset = PackedFaces(cfg.data.dir, train=True)
+        self.dataset = training_set(cfg)
         batch = cfg.batch_size // env.world_size
         self.sampler = EpochSampler(len(self.dataset), batch, seed=cfg.seed, rank=env.rank, world_size=env.world_size)
         self.loader = make_loader(SeededItems(self.dataset), batch, shuffle=False, workers=cfg.data.workers, seed=cfg.seed,
@@ -111,26 +125,32 @@ class Trainer:
         self.total_steps = min(total, cfg.max_steps or total)
         self.backbone = build_embedder(cfg.seed, batch_norm=cfg.batch_norm, width=cfg.width)
         self.face_loss = FaceLoss(self.backbone.feature_dim, self.dataset.num_classes, cfg.loss)
-        model = FaceModel(self.backbone, self.face_loss, amp_dtype(cfg, env.device)).to(env.device)
+        self.distill = (DistillLoss(self.backbone.feature_dim, TEACHER_DIM, cfg.distill.relation_weight)
+                        if cfg.distill is not None else None)
+        model = FaceModel(self.backbone, self.face_loss, amp_dtype(cfg, env.device), self.distill,
+                          cfg.distill.weight if cfg.distill is not None else 0.0).to(env.device)
         model = model.to(memory_format=torch.channels_last)  # faster convolutions: cuDNN under AMP, oneDNN on CPU
         self.model: nn.Module = DistributedDataParallel(
             model, device_ids=[env.local_rank] if env.device.type == "cuda" else None) if env.distributed else model
-        self.optimizer = torch.optim.SGD(param_groups(self.backbone, self.face_loss, cfg), lr=cfg.optim.lr,
+        self.optimizer = torch.optim.SGD(param_groups(self.backbone, self.face_loss, cfg, self.distill), lr=cfg.optim.lr,
                                          momentum=cfg.optim.momentum, nesterov=cfg.optim.nesterov)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, LrSchedule.build(
             cfg.schedule, cfg.optim.lr, self.steps_per_epoch, total))
         self.scaler = torch.amp.GradScaler(env.device.type, enabled=cfg.amp == "fp16" and env.device.type == "cuda")
         self.progress = Progress()
+        self.train_seconds = 0.0  # wall time spent in fit, summed over resumed runs
 
     # --- checkpoints -------------------------------------------------------------------------------
 
     def state(self) -> dict[str, Any]:
         return {
             "backbone": self.backbone.state_dict(), "loss": self.face_loss.state_dict(),
+            "distill": self.distill.state_dict() if self.distill is not None else None,
+            "teacher_sha256": getattr(self.dataset, "teacher_sha256", None),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(), "progress": self.progress, "rng": rng_state(),
             "config": self.cfg.model_dump(mode="json"), "num_classes": self.dataset.num_classes,
-            "steps_per_epoch": self.steps_per_epoch,
+            "steps_per_epoch": self.steps_per_epoch, "train_seconds": self.train_seconds + self._fit_seconds(),
         }
 
     def save(self) -> Path | None:
@@ -142,41 +162,56 @@ class Trainer:
         ckpt = load_checkpoint(path)
         self.backbone.load_state_dict(ckpt["backbone"])
         self.face_loss.load_state_dict(ckpt["loss"])
+        if self.distill is not None:
+            self.distill.load_state_dict(ckpt["distill"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.progress = ckpt["progress"]
+        self.train_seconds = ckpt.get("train_seconds", 0.0)
         set_rng_state(ckpt["rng"])
 
     # --- the loop ----------------------------------------------------------------------------------
 
-    def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    _fit_started: float | None = None
+
+    def _fit_seconds(self) -> float:
+        return time.perf_counter() - self._fit_started if self._fit_started is not None else 0.0
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor,
+                   teacher: torch.Tensor | None = None) -> torch.Tensor:
         """One optimizer step; returns the step's scalars (SCALARS order) as a detached tensor, no sync."""
         device = self.env.device
         images = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         labels = labels.to(device, non_blocking=True)
+        teacher = teacher.to(device, non_blocking=True) if teacher is not None else None
         epoch = self.progress.epoch + self.progress.batch_in_epoch / self.steps_per_epoch
-        terms: LossTerms = self.model(images, labels, epoch)
+        terms, kd = self.model(images, labels, epoch, teacher)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(terms.total).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
         self.face_loss.after_step()  # RF Eq. 13 projection of W and the centre update, after every step
-        accuracy = (terms.logits.argmax(1) == labels).float().mean()
-        return torch.stack([terms.total, terms.base, terms.regularizer, terms.iam, terms.center, accuracy]).detach()
+        hits = (terms.logits.argmax(1) == terms.labels).float()
+        accuracy = hits.mean() if len(hits) else hits.new_zeros(())
+        zero = terms.total.new_zeros(())
+        kd_terms = (kd.total, kd.feature, kd.relation) if kd is not None else (zero, zero, zero)
+        return torch.stack([terms.total, terms.base, terms.regularizer, terms.iam, terms.center, *kd_terms,
+                            accuracy]).detach()
 
     def fit(self, writer: Any = None, on_epoch_end: Callable[[Trainer], dict[str, float]] | None = None) -> TrainResult:
         """Train from self.progress to the end (or max_steps); checkpoint every epoch and on stopping."""
         result = TrainResult(self.progress.step, self.progress.epoch, None)
+        self._fit_started = time.perf_counter()
         bar = tqdm(total=self.total_steps, initial=self.progress.step, unit="step", disable=not self.env.is_main)
         running, count = torch.zeros(len(SCALARS), device=self.env.device), 0
         self.model.train()
         while self.progress.step < self.total_steps:
             p = self.progress
             self.sampler.set_epoch(p.epoch, skip_batches=p.batch_in_epoch)
-            for images, labels in self.loader:
-                running += self.train_step(images, labels)
+            for batch in self.loader:
+                running += self.train_step(*batch)
                 count += 1
                 p = self.progress = Progress(p.epoch, p.step + 1, p.batch_in_epoch + 1)
                 bar.update()
@@ -210,6 +245,16 @@ class Trainer:
                    "loss/lambda_t": annealed_lambda(loss.lambda_, epoch, loss.lambda_warmup_epochs)}
         for tag, value in scalars.items():
             writer.add_scalar(tag, value, step)
+
+
+def training_set(cfg: TrainConfig) -> PackedFaces | DistillFaces:
+    """The recipe's faces: the labelled packed folder, or with `distill` that folder, the unlabelled ones and
+    every face's teacher vector."""
+    if cfg.distill is None:
+        return PackedFaces(cfg.data.dir, train=True)
+    d = cfg.distill
+    return DistillFaces(cfg.data.dir, d.unlabelled, use_labels=d.use_labels, unlabelled_groups=d.unlabelled_groups,
+                        drop_overlap=d.drop_lfw_overlap, train=True)
 
 
 def epoch_end_hook(cfg: TrainConfig, env: DistEnv) -> Callable[[Trainer], dict[str, float]] | None:

@@ -59,6 +59,12 @@ def evaluate(ctx: typer.Context) -> None:
     raise typer.Exit(_training("training.evaluation.cli").main(ctx.args))
 
 
+@app.command(context_settings=PassThrough, add_help_option=False)
+def distill(ctx: typer.Context) -> None:
+    """Distillation teacher (dlib, the distill extra): teach DATA_DIR | lfw | overlap DATA_DIR | duplicates."""
+    raise typer.Exit(_training("training.distill.__main__").main(ctx.args))
+
+
 @app.command()
 def export(
     checkpoint: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="a training checkpoint (.pt)")],

@@ -50,6 +50,16 @@ class EmbeddingSpec(_Part):
         return self
 
 
+class Distillation(_Part):
+    """The teacher a model learnt from (γ·L_KD on every face, L_KD = L_feat + ρ·L_rel; training.losses.distill)."""
+
+    teacher: str = Field(min_length=1, description="the teacher network, e.g. dlib_face_recognition_resnet_model_v1")
+    teacher_sha256: dict[str, str] = Field(description="sha256 of each teacher file, by file name")
+    weight: float = Field(ge=0, description="γ")
+    relation_weight: float = Field(ge=0, description="ρ")
+    unlabelled_data: list[str] = Field(default_factory=list, description="folders used for distillation only")
+
+
 class TrainingRecipe(_Part):
     """How the weights were obtained; all optional so a placeholder can say "nothing" honestly."""
 
@@ -59,6 +69,7 @@ class TrainingRecipe(_Part):
     beta: float | None = None
     epochs: float | None = None
     seed: int | None = None
+    distillation: Distillation | None = None
     notes: str = ""
 
 

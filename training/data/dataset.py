@@ -20,11 +20,13 @@ class PackedFaces(Dataset[tuple[Tensor, int]]):
 
     Crops are memory-mapped (shared by the page cache across loader workers, ~1 GB for 32k faces).
     `identities` keeps only those names (e.g. a split by identity); identities without crops are never
-    classes. With train=True each crop is flipped left-right with probability 1/2 (torch's RNG, which the
+    classes. `exclude` drops faces by their index in the shards' order (e.g. near-duplicates of test images);
+    `source_index` maps each kept item back to that index. With train=True each crop is flipped left-right with probability 1/2 (torch's RNG, which the
     DataLoader seeds per worker).
     """
 
-    def __init__(self, data_dir: Path, *, train: bool = True, identities: Sequence[str] | None = None) -> None:
+    def __init__(self, data_dir: Path, *, train: bool = True, identities: Sequence[str] | None = None,
+                 exclude: Sequence[int] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.train = train
         self.manifest = read_manifest(self.data_dir)
@@ -48,6 +50,9 @@ class PackedFaces(Dataset[tuple[Tensor, int]]):
         remap = np.full(len(names), -1, np.int64)
         remap[keep] = np.arange(len(keep))
         mask = remap[source] >= 0
+        if exclude is not None:
+            mask[np.asarray(exclude, dtype=np.int64)] = False
+        self.source_index = np.flatnonzero(mask)
         self.labels = remap[source[mask]]
         self._shard_of, self._row_of = shard_of[mask], row_of[mask]
         self.identities = [names[k] for k in keep]  # new label -> identity name

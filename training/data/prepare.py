@@ -22,6 +22,7 @@ from service.vision.embedder import file_sha256
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
 from training.data.shards import (
+    CROP_BYTES,
     MANIFEST,
     Failure,
     Manifest,
@@ -33,12 +34,27 @@ from training.data.shards import (
     write_shard,
 )
 from training.data.sources import Item, list_inputs
+from training.distill.teacher import LOOSE_SCALE, LOOSE_SIZE, loose_crop
 
 POLICY = "centre"  # DESIGN.md "Which face": training keeps the face nearest the image centre
 CHUNK = 32  # images per task sent to a worker: large enough to amortise IPC, small enough to balance
 
-# (crop or None, failure kind, failure detail) for one image
-Result = tuple[np.ndarray | None, str, str]
+LOOSE_BYTES = LOOSE_SIZE * LOOSE_SIZE * 3
+
+
+@dataclass(frozen=True)
+class Result:
+    """One image's outcome: its aligned crop with the teacher's inputs, or why there is none."""
+
+    crop: np.ndarray | None
+    loose: np.ndarray | None = None
+    box: np.ndarray | None = None
+    kind: str = ""
+    detail: str = ""
+
+
+def _failed(kind: str, detail: str) -> Result:
+    return Result(None, kind=kind, detail=detail)
 
 
 @dataclass
@@ -63,6 +79,7 @@ def prepare(
     shard_mb: float = 48,
     settings: Settings | None = None,
     min_images_per_identity: int = 1,
+    loose: bool = True,
 ) -> PrepareReport:
     """Detect+align every image of a per-identity folder (src_dir/<identity>/*.jpg|png|...) with service.vision,
     in `workers` processes with a tqdm bar; write packed shards + manifest to out_dir. Deterministic (sorted
@@ -70,6 +87,8 @@ def prepare(
 
     Several source folders are merged, identities prefixed by the source's distinct path tail. Identities with
     fewer than `min_images_per_identity` files are left out before detection, so labels are fixed up front.
+    With `loose` (default) each shard also keeps the teacher's inputs (loose crop + MTCNN box, see
+    training.distill.teacher), which makes shards ~3x larger.
     """
     start = time.perf_counter()
     out_dir = Path(out_dir)
@@ -78,10 +97,10 @@ def prepare(
     # one ORT thread per worker process: the processes are the parallelism
     settings = (settings or Settings()).model_copy(update={"threads": 1})
     inputs = list_inputs(sources, min_images_per_identity)
-    capacity = shard_capacity(shard_mb)
+    capacity = shard_capacity(shard_mb, LOOSE_BYTES if loose else CROP_BYTES)
     manifest = _resume(out_dir, Manifest(
         identities=inputs.identities,
-        settings=_settings_record(settings, shard_mb, capacity, min_images_per_identity),
+        settings=_settings_record(settings, shard_mb, capacity, min_images_per_identity, loose),
         inputs={"count": len(inputs.items), "sha256": inputs.fingerprint()},
     ))
     skipped = len(inputs.items) if manifest.complete else manifest.cursor
@@ -101,7 +120,8 @@ def prepare(
     )
 
 
-def _settings_record(settings: Settings, shard_mb: float, capacity: int, min_images: int) -> dict[str, Any]:
+def _settings_record(settings: Settings, shard_mb: float, capacity: int, min_images: int,
+                     loose: bool) -> dict[str, Any]:
     """Everything that decides the output bytes; a resume must match it. JSON round-trip so tuples compare."""
     record = {
         "policy": POLICY,
@@ -114,6 +134,7 @@ def _settings_record(settings: Settings, shard_mb: float, capacity: int, min_ima
         "shard_mb": shard_mb,
         "shard_capacity": capacity,
         "min_images_per_identity": min_images,
+        "loose": {"size": LOOSE_SIZE, "scale": LOOSE_SCALE} if loose else None,
     }
     return json.loads(json.dumps(record))
 
@@ -138,33 +159,36 @@ def _resume(out_dir: Path, fresh: Manifest) -> Manifest:
 def _pack(todo: list[Item], out_dir: Path, manifest: Manifest, capacity: int, settings: Settings,
           workers: int, total: int) -> None:
     """Align `todo` in order, flushing a shard (and the manifest, the resume point) each time one fills."""
-    crops: list[np.ndarray] = []
+    keep_loose = manifest.settings["loose"] is not None
+    results: list[Result] = []
     labels: list[int] = []
     failures: list[Failure] = []
 
     def flush(next_item: int) -> None:
-        shard = write_shard(out_dir, len(manifest.shards), np.stack(crops), np.array(labels, np.int32), next_item)
+        teacher = (np.stack([r.loose for r in results]), np.stack([r.box for r in results])) if keep_loose else ()
+        shard = write_shard(out_dir, len(manifest.shards), np.stack([r.crop for r in results]),
+                            np.array(labels, np.int32), next_item, *teacher)
         manifest.shards.append(shard)
         manifest.failures.extend(failures)
-        crops.clear()
+        results.clear()
         labels.clear()
         failures.clear()
         write_manifest(out_dir, manifest)
 
     first = manifest.cursor
     with tqdm(total=total, initial=first, unit="img", desc="prepare", smoothing=0.05) as bar:
-        for index, item, (crop, kind, detail) in zip(
+        for index, item, result in zip(
             range(first, total), todo, _align_all([str(item.path) for item in todo], settings, workers), strict=True
         ):
             bar.update()
-            if crop is None:
-                failures.append(Failure(index, item.name, kind, detail))
+            if result.crop is None:
+                failures.append(Failure(index, item.name, result.kind, result.detail))
                 continue
-            crops.append(crop)
+            results.append(result)
             labels.append(item.label)
-            if len(crops) == capacity:
+            if len(results) == capacity:
                 flush(index + 1)
-    if crops:
+    if results:
         flush(total)
     manifest.failures.extend(failures)  # failures after the last crop belong to no shard
     manifest.complete = True
@@ -202,14 +226,15 @@ def _align_one(pipeline: FacePipeline, path: str) -> Result:
     try:
         rgb = read_image(path, pipeline.limits)
     except FaceverError as e:
-        return None, "unreadable", f"{e.code.value}: {e.message}"
+        return _failed("unreadable", f"{e.code.value}: {e.message}")
     try:
         faces = pipeline.align(rgb, POLICY)
     except ValueError as e:  # degenerate landmarks: no usable face
-        return None, "no_face", str(e)
+        return _failed("no_face", str(e))
     if not faces:
-        return None, "no_face", "no face found"
-    return faces[0].crop, "", ""
+        return _failed("no_face", "no face found")
+    loose, box = loose_crop(rgb, faces[0].face.box)
+    return Result(faces[0].crop, loose, box)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -220,9 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--shard-mb", type=float, default=48, help="MiB per shard, < 64 (default 48)")
     parser.add_argument("--min-images", type=int, default=1, help="skip identities with fewer images (default 1)")
+    parser.add_argument("--no-loose", dest="loose", action="store_false",
+                        help="do not keep the teacher's loose crops (smaller shards; no distillation)")
     args = parser.parse_args(argv)
     report = prepare(args.src, args.out, workers=args.workers, shard_mb=args.shard_mb,
-                     min_images_per_identity=args.min_images)
+                     min_images_per_identity=args.min_images, loose=args.loose)
     print(json.dumps(asdict(report), indent=1))
     return 0
 

@@ -1,4 +1,8 @@
-"""The packed dataset on disk: shard-NNNNN.{crops,labels}.npy pairs plus manifest.json, and their checks."""
+"""The packed dataset on disk: shard-NNNNN.{crops,labels}.npy pairs plus manifest.json, and their checks.
+
+A shard may also carry the teacher's inputs (`facever distill`): shard-NNNNN.loose.npy, each face's loose
+square crop (N, L, L, 3) uint8, and shard-NNNNN.boxes.npy, its MTCNN box in that crop's pixels (N, 4) float32.
+"""
 
 from __future__ import annotations
 
@@ -30,11 +34,11 @@ def alignment_contract() -> dict[str, Any]:
     return {"height": CROP_HEIGHT, "width": CROP_WIDTH, "template": TEMPLATE.tolist()}
 
 
-def shard_capacity(shard_mb: float) -> int:
-    """How many crops fit in one crops file of at most shard_mb MiB (at least one)."""
+def shard_capacity(shard_mb: float, item_bytes: int = CROP_BYTES) -> int:
+    """How many faces fit when each shard file holds at most shard_mb MiB and the largest item is item_bytes."""
     if not 0 < shard_mb < MAX_SHARD_MB:
         raise ValueError(f"shard_mb must be in (0, {MAX_SHARD_MB}), got {shard_mb}")
-    return max(1, (int(shard_mb * MIB) - _NPY_HEADER) // CROP_BYTES)
+    return max(1, (int(shard_mb * MIB) - _NPY_HEADER) // item_bytes)
 
 
 @dataclass(frozen=True)
@@ -56,9 +60,21 @@ class ShardInfo:
     next_item: int
     crops_sha256: str
     labels_sha256: str
+    loose_sha256: str | None = None  # the teacher's inputs, when prepared with them
+    boxes_sha256: str | None = None
 
     def files(self, data_dir: Path) -> tuple[Path, Path]:
         return data_dir / f"{self.name}.crops.npy", data_dir / f"{self.name}.labels.npy"
+
+    def teacher_files(self, data_dir: Path) -> tuple[Path, Path]:
+        return data_dir / f"{self.name}.loose.npy", data_dir / f"{self.name}.boxes.npy"
+
+    def all_files(self, data_dir: Path) -> list[tuple[Path, str]]:
+        """Every file of the shard with the sha256 the manifest recorded for it."""
+        pairs = list(zip(self.files(data_dir), (self.crops_sha256, self.labels_sha256), strict=True))
+        if self.loose_sha256 is not None and self.boxes_sha256 is not None:
+            pairs += zip(self.teacher_files(data_dir), (self.loose_sha256, self.boxes_sha256), strict=True)
+        return pairs
 
 
 @dataclass
@@ -103,17 +119,25 @@ def read_manifest(data_dir: Path) -> Manifest:
 
 
 def write_manifest(data_dir: Path, manifest: Manifest) -> None:
-    _atomic_write(Path(data_dir) / MANIFEST, manifest.to_json().encode())
+    atomic_write(Path(data_dir) / MANIFEST, manifest.to_json().encode())
 
 
-def write_shard(data_dir: Path, index: int, crops: np.ndarray, labels: np.ndarray, next_item: int) -> ShardInfo:
-    """Write one shard's two .npy files (atomically) and describe it; np.save output is byte-deterministic."""
+def write_shard(data_dir: Path, index: int, crops: np.ndarray, labels: np.ndarray, next_item: int,
+                loose: np.ndarray | None = None, boxes: np.ndarray | None = None) -> ShardInfo:
+    """Write one shard's .npy files (atomically) and describe it; np.save output is byte-deterministic.
+
+    loose (N, L, L, 3) uint8 and boxes (N, 4) float32, the teacher's inputs, are written when given.
+    """
     if crops.dtype != np.uint8 or crops.shape[1:] != CROP_SHAPE or labels.shape != (len(crops),):
         raise ValueError(f"bad shard arrays: crops {crops.dtype}{crops.shape}, labels {labels.shape}")
-    blobs = [_npy_bytes(crops), _npy_bytes(labels.astype(np.int32))]
+    blobs = [npy_bytes(crops), npy_bytes(labels.astype(np.int32))]
+    if loose is not None and boxes is not None:
+        if loose.dtype != np.uint8 or loose.ndim != 4 or len(loose) != len(crops) or boxes.shape != (len(crops), 4):
+            raise ValueError(f"bad teacher arrays: loose {loose.dtype}{loose.shape}, boxes {boxes.shape}")
+        blobs += [npy_bytes(loose), npy_bytes(boxes.astype(np.float32))]
     info = ShardInfo(f"shard-{index:05d}", len(crops), next_item, *(hashlib.sha256(b).hexdigest() for b in blobs))
-    for path, blob in zip(info.files(Path(data_dir)), blobs, strict=True):
-        _atomic_write(path, blob)
+    for (path, _), blob in zip(info.all_files(Path(data_dir)), blobs, strict=True):
+        atomic_write(path, blob)
     return info
 
 
@@ -122,11 +146,17 @@ def load_shard(data_dir: Path, shard: ShardInfo, *, mmap: bool = False) -> tuple
     return np.load(crops_path, mmap_mode="r" if mmap else None), np.load(labels_path)
 
 
+def load_teacher_inputs(data_dir: Path, shard: ShardInfo) -> tuple[np.ndarray, np.ndarray]:
+    """The shard's loose crops (N, L, L, 3) uint8 and boxes (N, 4) float32; ValueError when it has none."""
+    if shard.loose_sha256 is None:
+        raise ValueError(f"{shard.name} in {data_dir} holds no loose crops for a teacher; prepare it again")
+    loose_path, boxes_path = shard.teacher_files(Path(data_dir))
+    return np.load(loose_path, mmap_mode="r"), np.load(boxes_path)
+
+
 def shard_ok(data_dir: Path, shard: ShardInfo) -> bool:
-    """True when both files of the shard exist with the digests the manifest recorded."""
-    crops_path, labels_path = shard.files(Path(data_dir))
-    return (crops_path.is_file() and labels_path.is_file()
-            and file_sha256(crops_path) == shard.crops_sha256 and file_sha256(labels_path) == shard.labels_sha256)
+    """True when every file of the shard exists with the digest the manifest recorded."""
+    return all(path.is_file() and file_sha256(path) == digest for path, digest in shard.all_files(Path(data_dir)))
 
 
 def verify_shards(data_dir: Path) -> None:
@@ -137,13 +167,13 @@ def verify_shards(data_dir: Path) -> None:
         raise ValueError(f"{len(bad)} shard(s) in {data_dir} are missing or do not match the manifest: {bad}")
 
 
-def _npy_bytes(array: np.ndarray) -> bytes:
+def npy_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
     return buffer.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     # write-then-rename so an interrupted run never leaves a half-written file under the final name
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -31,7 +30,7 @@ class RowResult:
     tar_far_1e3: float
     sep_mean: float  # = the converged L_r: RF Eq. 9 is the mean over classes of the nearest-class cosine
     sep_std: float
-    train_minutes: float  # this session's training time (0 when the run had already finished)
+    train_minutes: float  # the run's training time, summed over resumed parts
     checkpoint: str
 
     @staticmethod
@@ -47,23 +46,23 @@ class LfwPairs:
     aligned: AlignedSet
 
 
-def result_path(out_dir: Path, row: Row) -> Path:
-    return out_dir / f"face_repro_{row.key}" / "result.json"
+def result_path(out_dir: Path, row: Row, prefix: str = "face_repro") -> Path:
+    return out_dir / f"{prefix}_{row.key}" / "result.json"
 
 
-def run_row(row: Row, epochs: float, lfw: LfwPairs, out_dir: Path, extra: tuple[str, ...] = ()) -> RowResult:
-    """Train (or finish) the row's run, then evaluate its last checkpoint; a finished row is read back.
+def run_row(row: Row, epochs: float, lfw: LfwPairs, out_dir: Path, extra: tuple[str, ...] = (),
+            recipe: str = RECIPE, prefix: str = "face_repro") -> RowResult:
+    """Train (or finish) the row's run of `recipe`, then evaluate its last checkpoint; a finished row is read back.
 
     `extra` overrides apply to every row (e.g. width=1.0 on a GPU, or another data.dir).
     """
-    done = result_path(out_dir, row)
+    done = result_path(out_dir, row, prefix)
     if done.exists():
         return RowResult.load(done)
-    overrides = [*extra, f"name=face_repro_{row.key}", f"epochs={epochs:g}", f"out_dir={out_dir}", *row.overrides]
-    started = time.perf_counter()
-    trained = train(load_config(Path(RECIPE), overrides))
-    minutes = (time.perf_counter() - started) / 60
+    overrides = [*extra, f"name={prefix}_{row.key}", f"epochs={epochs:g}", f"out_dir={out_dir}", *row.overrides]
+    trained = train(load_config(Path(recipe), overrides))
     net, ckpt = load_backbone(trained.checkpoint)
+    minutes = ckpt.get("train_seconds", 0.0) / 60
     scores = verify_pairs(lfw.pairs, embed_aligned(lfw.aligned, network_embedder(net)))
     sep = sep_statistics(ckpt["loss"]["head.weight"])
     far = next(p for p in scores.tar_at_far if p.far == 1e-3)

@@ -51,7 +51,8 @@ class LossTerms:
     iam: Tensor  # 0 when β = 0
     center: Tensor  # 0 when center_weight = 0
     lambda_t: float  # the effective λ* used this step (RF Eq. 15)
-    logits: Tensor  # for accuracy
+    logits: Tensor  # (L, C) of the labelled rows, for accuracy
+    labels: Tensor  # (L,) their labels
 
 
 class FaceLoss(nn.Module):
@@ -77,16 +78,23 @@ class FaceLoss(nn.Module):
             project_rows_(self.head.weight)
 
     def forward(self, features: Tensor, labels: Tensor, epoch: float) -> LossTerms:
+        """features (B, D), labels (B,) with -1 for unlabelled rows, which the per-sample terms skip (they
+        count for distillation only); RegularFace acts on W and is added whatever the batch holds."""
         cfg = self.config
-        out = self.head(features, labels)
-        zero = out.logits.new_zeros((), dtype=torch.float32)
-        base = F.cross_entropy(out.logits.float(), labels)
+        labelled = labels >= 0
+        features, labels = features[labelled], labels[labelled]
+        zero = features.new_zeros((), dtype=torch.float32)
         lambda_t = annealed_lambda(cfg.lambda_, epoch, cfg.lambda_warmup_epochs)
         reg = exclusive_regularization(self.head.weight, cfg.reg_chunk_size) if cfg.lambda_ > 0 else zero
+        if len(labels) == 0:
+            logits = features.new_zeros((0, self.head.weight.shape[0]))
+            return LossTerms(lambda_t * reg, zero, reg, zero, zero, lambda_t, logits, labels)
+        out = self.head(features, labels)
+        base = F.cross_entropy(out.logits.float(), labels)
         iam = iam_loss(out.cosines, labels, cfg.s) if cfg.beta > 0 else zero
         center = self.center(features.float(), labels) if self.center is not None else zero
         total = base + lambda_t * reg + cfg.beta * iam + cfg.center_weight * center
-        return LossTerms(total, base, reg, iam, center, lambda_t, out.logits)
+        return LossTerms(total, base, reg, iam, center, lambda_t, out.logits, labels)
 
     @torch.no_grad()
     def after_step(self) -> None:

@@ -16,7 +16,7 @@ CELEBA_FACES = DATA_DIR / "celeba" / "faces"
 IDENTITIES = ("00015", "00022", "00047")  # their first three images each hold a detectable face
 PER_IDENTITY = 3
 BROKEN = "99999_broken"  # an identity whose only file is corrupt: it gets a label but no crop
-SHARD_MB = 0.1  # 3 crops per shard, so the 9 faces fill three shards
+SHARD_MB = 0.25  # 3 faces (crop + loose crop) per shard, so the 9 faces fill three shards
 
 
 @pytest.fixture(scope="session")

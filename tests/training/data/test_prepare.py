@@ -13,7 +13,16 @@ from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
 from tests.training.data.conftest import BROKEN, IDENTITIES, PER_IDENTITY, SHARD_MB, copy_of
 from training.data.prepare import PrepareReport, main, prepare
-from training.data.shards import CROP_SHAPE, MIB, load_shard, read_manifest, shard_capacity, verify_shards
+from training.data.shards import (
+    CROP_SHAPE,
+    MIB,
+    load_shard,
+    load_teacher_inputs,
+    read_manifest,
+    shard_capacity,
+    verify_shards,
+)
+from training.distill.teacher import LOOSE_SCALE, LOOSE_SIZE, loose_crop
 
 
 def _shard_bytes(data_dir: Path) -> list[bytes]:
@@ -83,7 +92,7 @@ def test_refuses_to_resume_with_other_settings(prepared: tuple[Path, PrepareRepo
 
 def test_shards_stay_within_shard_mb(prepared: tuple[Path, PrepareReport]) -> None:
     out, _ = prepared
-    assert all(0 < path.stat().st_size <= SHARD_MB * MIB for path in out.glob("shard-*.crops.npy"))
+    assert all(0 < path.stat().st_size <= SHARD_MB * MIB for path in out.glob("shard-*.npy"))
     assert shard_capacity(48) == 1560  # the default: 48 MiB shards of 112x96x3 crops
     with pytest.raises(ValueError):
         shard_capacity(64)
@@ -98,3 +107,27 @@ def test_verify_shards_catches_a_changed_byte(prepared: tuple[Path, PrepareRepor
     path.write_bytes(bytes(blob))
     with pytest.raises(ValueError, match="shard-00001"):
         verify_shards(data)
+
+
+def test_shards_keep_the_teachers_loose_crop_and_box(prepared: tuple[Path, PrepareReport], source_dir: Path) -> None:
+    out, _ = prepared
+    manifest = read_manifest(out)
+    assert manifest.settings["loose"] == {"size": LOOSE_SIZE, "scale": LOOSE_SCALE}
+    first = min((source_dir / IDENTITIES[0]).iterdir())
+    rgb = read_image(first)
+    face = FacePipeline.from_settings(Settings(), with_embedder=False).align(rgb, "centre")[0].face
+    expected_crop, expected_box = loose_crop(rgb, face.box)
+    loose, boxes = load_teacher_inputs(out, manifest.shards[0])
+    assert loose.shape == (3, LOOSE_SIZE, LOOSE_SIZE, 3) and boxes.shape == (3, 4)
+    np.testing.assert_array_equal(loose[0], expected_crop)
+    np.testing.assert_allclose(boxes[0], expected_box)
+    assert shard_capacity(48, LOOSE_SIZE * LOOSE_SIZE * 3) == 655  # the default shards with loose crops
+
+
+def test_no_loose_gives_the_smaller_shards(source_dir: Path, tmp_path: Path) -> None:
+    prepare(source_dir, tmp_path, workers=1, shard_mb=SHARD_MB, loose=False)
+    manifest = read_manifest(tmp_path)
+    assert manifest.settings["loose"] is None and all(s.loose_sha256 is None for s in manifest.shards)
+    assert not list(tmp_path.glob("*.loose.npy"))
+    with pytest.raises(ValueError, match="no loose crops"):
+        load_teacher_inputs(tmp_path, manifest.shards[0])

@@ -1,0 +1,81 @@
+"""Distillation in the training loop: labelled + unlabelled faces, LFW near-duplicates dropped, exact resume."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from training.checkpoint import load_checkpoint  # noqa: E402
+from training.config import TrainConfig, load_config  # noqa: E402
+from training.distill.cache import load_teacher_vectors  # noqa: E402
+from training.distill.dataset import UNLABELLED, DistillFaces  # noqa: E402
+from training.distill.overlap import find_overlap  # noqa: E402
+from training.evaluation.features import Features  # noqa: E402
+from training.train import train  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parents[3] / "training" / "configs"
+
+
+@pytest.fixture(scope="module")
+def folders(taught: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(labelled, unlabelled) copies of the tiny taught folder; LFW 'contains' faces 1 and 5 of the labelled one."""
+    root = tmp_path_factory.mktemp("distill")
+    labelled, unlabelled = (Path(shutil.copytree(taught, root / name)) for name in ("labelled", "unlabelled"))
+    vectors = load_teacher_vectors(labelled)
+    rng = np.random.default_rng(0)
+    strangers = rng.normal(size=(3, vectors.shape[1])).astype(np.float32)
+    strangers /= np.linalg.norm(strangers, axis=1, keepdims=True)
+    lfw = Features(("lfw/a.jpg", "lfw/b.jpg", "lfw/c.jpg", "lfw/d.jpg", "lfw/e.jpg"),
+                   np.concatenate([vectors[[1, 5]], strangers]), np.zeros(5, bool))
+    assert find_overlap(labelled, lfw, threshold=0.999).excluded == [1, 5]  # other photos of a person score less
+    find_overlap(unlabelled, Features(lfw.paths[2:], strangers, np.zeros(3, bool)))
+    return labelled, unlabelled
+
+
+def test_near_duplicates_are_dropped_and_unlabelled_faces_keep_no_label(folders: tuple[Path, Path]) -> None:
+    labelled, unlabelled = folders
+    groups = ["00015"]  # only the first identity folder of the unlabelled copy
+    data = DistillFaces(labelled, [unlabelled], unlabelled_groups=groups)
+    assert (len(data), data.labelled_count, data.dropped) == (7 + 3, 7, 2)
+    assert data.parts[0][0].source_index.tolist() == [0, 2, 3, 4, 6, 7, 8]
+    x, label, teacher = data[len(data) - 1]
+    assert label == UNLABELLED and x.shape == (3, 112, 96) and teacher.shape == (128,)
+    assert [data[i][1] for i in range(7)] == data.parts[0][0].labels.tolist()
+    # teacher vectors are centred on the set's mean, then unit length
+    np.testing.assert_allclose(np.linalg.norm(data.teacher, axis=1), 1, atol=1e-5)
+    assert abs(float((data.teacher.mean(axis=0) @ data.teacher_mean))) < 0.5
+    everything = DistillFaces(labelled, use_labels=False, drop_overlap=False)
+    assert len(everything) == 9 and {everything[i][1] for i in range(9)} == {UNLABELLED}
+
+
+def test_a_folder_never_searched_for_lfw_duplicates_is_refused(taught: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="facever distill overlap"):
+        DistillFaces(taught)
+
+
+def _cfg(folders: tuple[Path, Path], out: Path, *overrides: str) -> TrainConfig:
+    labelled, unlabelled = folders
+    return load_config(CONFIGS / "tiny_cpu.yaml", [
+        f"data.dir={labelled}", f"out_dir={out}", "loss.base=cosface", "loss.m=0.35", "loss.lambda_=1",
+        "loss.beta=0.5", "epochs=8", "max_steps=8", f"distill={{weight: 5, relation_weight: 2, "
+        f"unlabelled: [{unlabelled}]}}", *overrides])
+
+
+def test_training_with_a_teacher_learns_it_and_resumes_exactly(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    straight = train(_cfg(folders, tmp_path / "a"))
+    assert straight.steps == 8
+    state = load_checkpoint(straight.checkpoint)
+    assert state["distill"]["projection.weight"].shape == (128, 512)
+    first = train(_cfg(folders, tmp_path / "b", "max_steps=4"))
+    resumed = train(_cfg(folders, tmp_path / "b"))
+    assert first.steps == 4 and resumed.steps == 8
+    b = load_checkpoint(resumed.checkpoint)
+    for part in ("backbone", "loss", "distill"):
+        for key, tensor in state[part].items():
+            assert torch.equal(tensor, b[part][key]), f"{part}.{key}"
+    assert first.losses + resumed.losses == straight.losses

@@ -1,0 +1,79 @@
+"""The teacher path on real LFW photos: loose crop geometry, box mapping, and dlib's descriptor telling people apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from service.config import Settings
+from service.vision.image_io import read_image
+from service.vision.pipeline import FacePipeline
+from tests.conftest import DATA_DIR
+from training.distill.teacher import (
+    LOOSE_SCALE,
+    LOOSE_SIZE,
+    MTCNN_TO_DLIB,
+    TEACHER_DIM,
+    DlibTeacher,
+    TeacherFiles,
+    dlib_box,
+    loose_crop,
+)
+
+LFW = DATA_DIR / "lfw" / "lfw-deepfunneled"
+PHOTOS = {  # two people, two photos each
+    "a1": LFW / "Colin_Powell" / "Colin_Powell_0040.jpg", "a2": LFW / "Colin_Powell" / "Colin_Powell_0049.jpg",
+    "b1": LFW / "Serena_Williams" / "Serena_Williams_0001.jpg",
+    "b2": LFW / "Serena_Williams" / "Serena_Williams_0003.jpg",
+}
+
+
+@pytest.fixture(scope="module")
+def teacher() -> DlibTeacher:
+    return DlibTeacher()
+
+
+@pytest.fixture(scope="module")
+def faces() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each photo with the MTCNN box of its face nearest the centre."""
+    pipeline = FacePipeline.from_settings(Settings(), with_embedder=False)
+    out = {}
+    for key, path in PHOTOS.items():
+        rgb = read_image(path)
+        out[key] = rgb, pipeline.align(rgb, "centre")[0].face.box
+    return out
+
+
+def test_loose_crop_centres_the_box_and_pads_black() -> None:
+    rgb = np.full((100, 100, 3), 200, np.uint8)
+    crop, box = loose_crop(rgb, np.array([10, 20, 50, 60], np.float32))  # a 40 px box at the top left
+    side = LOOSE_SIZE / LOOSE_SCALE
+    np.testing.assert_allclose(box, [(LOOSE_SIZE - side) / 2, (LOOSE_SIZE - side) / 2,
+                                     (LOOSE_SIZE + side) / 2, (LOOSE_SIZE + side) / 2], atol=1e-4)
+    assert crop.shape == (LOOSE_SIZE, LOOSE_SIZE, 3) and crop.dtype == np.uint8
+    assert (crop[0, 0] == 0).all() and (crop[LOOSE_SIZE // 2, LOOSE_SIZE // 2] == 200).all()
+
+
+def test_dlib_box_follows_the_measured_map() -> None:
+    dx, dy, sw, sh = MTCNN_TO_DLIB
+    left, top, right, bottom = dlib_box(np.array([100, 100, 200, 240], np.float32))
+    assert (right - left, bottom - top) == pytest.approx((100 * sw, 140 * sh), abs=1)
+    assert ((left + right) / 2, (top + bottom) / 2) == pytest.approx((150 + 100 * dx, 170 + 140 * dy), abs=1)
+
+
+def test_teacher_files_are_the_cc0_five_point_models() -> None:
+    files = TeacherFiles.installed()
+    assert files.predictor.name == "shape_predictor_5_face_landmarks.dat"  # never the 68-point one
+    assert all(len(digest) == 64 for digest in files.sha256().values())
+
+
+def test_teacher_tells_people_apart_through_the_loose_crop(teacher: DlibTeacher, faces: dict) -> None:
+    loose = {key: loose_crop(rgb, box) for key, (rgb, box) in faces.items()}
+    vectors = {key: teacher.embed(crop[None], box[None])[0] for key, (crop, box) in loose.items()}
+    assert all(v.shape == (TEACHER_DIM,) and abs(np.linalg.norm(v) - 1) < 1e-5 for v in vectors.values())
+    same = [vectors["a1"] @ vectors["a2"], vectors["b1"] @ vectors["b2"]]
+    different = [vectors[a] @ vectors[b] for a in ("a1", "a2") for b in ("b1", "b2")]
+    assert min(same) > max(different) + 0.05
+    # the loose crop loses nothing that matters: the same face straight from the photo agrees
+    rgb, box = faces["a1"]
+    assert teacher.embed(rgb[None], box[None])[0] @ vectors["a1"] > 0.97

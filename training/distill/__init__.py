@@ -1,0 +1,1 @@
+"""Knowledge distillation from a teacher network: the teacher, its embedding cache and the recipe glue."""

@@ -1,0 +1,131 @@
+"""`facever distill teach|lfw|overlap|duplicates`: the teacher's cache, its LFW row and the near-duplicate search."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from service.config import REPO_ROOT
+from training.distill.teacher import TEACHER_NAME
+from training.evaluation.cli import DEFAULT_CACHE, DEFAULT_LFW
+
+LFW_VECTORS = DEFAULT_CACHE / "teacher-lfw.npz"
+
+
+def _lfw_images(lfw_dir: Path) -> list[str]:
+    return sorted(str(p) for p in (lfw_dir / "lfw-deepfunneled").glob("*/*.jpg"))
+
+
+def lfw_teacher(lfw_dir: Path, workers: int):  # noqa: ANN201  (Features; imported lazily with dlib)
+    from training.distill.lfw import teacher_features
+
+    return teacher_features(_lfw_images(lfw_dir), workers, LFW_VECTORS)
+
+
+def cmd_teach(args: argparse.Namespace) -> None:
+    from training.distill.cache import teach
+
+    for data_dir in args.data_dir:
+        cache = teach(data_dir, args.workers)
+        print(f"{data_dir}: teacher vectors for {len(cache.shards)} shards")
+
+
+def cmd_lfw(args: argparse.Namespace) -> None:
+    from training.evaluation.pairs import lfw_pairs
+    from training.evaluation.protocol import pair_report, present_pairs, summary
+
+    listed = lfw_pairs(args.lfw_dir / "pairs.txt", args.lfw_dir / "lfw-deepfunneled")
+    pairs, missing = present_pairs(listed)
+    features = lfw_teacher(args.lfw_dir, args.workers)
+    report = pair_report("lfw", TEACHER_NAME, "", pairs, features, missing, len(listed) - len(pairs))
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"lfw-{TEACHER_NAME}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    print(summary(report))
+
+
+def cmd_overlap(args: argparse.Namespace) -> None:
+    from training.distill.overlap import find_overlap
+
+    lfw = lfw_teacher(args.lfw_dir, args.workers)
+    for data_dir in args.data_dir:
+        overlap = find_overlap(data_dir, lfw, args.threshold)
+        print(f"{data_dir}: {len(overlap.excluded)} of {overlap.training_faces} faces near-duplicate one of "
+              f"{overlap.lfw_images} LFW images (teacher cosine >= {overlap.threshold})")
+
+
+def cmd_duplicates(args: argparse.Namespace) -> None:
+    from training.distill.duplicates import measure
+
+    lfw = lfw_teacher(args.lfw_dir, args.workers)
+    print(json.dumps(asdict(measure(lfw, args.lfw_dir, args.images, args.workers)), indent=1))
+
+
+def cmd_rows(args: argparse.Namespace) -> None:
+    import shlex
+
+    from training.distill.report import SECTION, section
+    from training.distill.rows import PREFIX, RECIPE, row_epochs, rows
+    from training.doc_sections import replace_section
+    from training.face_repro.run import LfwPairs, RowResult, result_path, run_row
+    from training.quick_eval import aligned_lfw
+
+    all_rows = rows()
+    unknown = set(args.rows or []) - {r.key for r in all_rows}
+    if unknown:
+        raise SystemExit(f"unknown rows {sorted(unknown)}; known: {[r.key for r in all_rows]}")
+    lfw = LfwPairs(*aligned_lfw(args.lfw_dir, None, args.workers, DEFAULT_CACHE))
+    extra = tuple(args.overrides)
+    for row in all_rows:
+        if args.rows is None or row.key in args.rows:
+            result = run_row(row, row_epochs(row, args.epochs, extra), lfw, args.out_dir, extra, RECIPE, PREFIX)
+            print(f"{row.label}: LFW {100 * result.lfw_mean:.2f} ± {100 * result.lfw_std:.2f} %")
+    results = {r.key: RowResult.load(p) for r in all_rows if (p := result_path(args.out_dir, r, PREFIX)).exists()}
+    shaping = ["--epochs", f"{args.epochs:g}", *(part for o in args.overrides for part in ("--set", o))]
+    command = " ".join(["facever distill rows", *map(shlex.quote, shaping)])
+    teacher_report = REPO_ROOT / "docs" / "evaluation" / f"lfw-{TEACHER_NAME}.json"
+    body = section(command, args.epochs, all_rows, results, teacher_report)
+    replace_section(args.docs / "reproduction.md", SECTION, body, "# Reproduction report\n")
+    print(f"wrote {args.docs / 'reproduction.md'}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from training.distill.overlap import DUPLICATE_COSINE
+
+    parser = argparse.ArgumentParser(prog="facever distill", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workers", type=int, default=2, help="processes (default 2)")
+    common.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW, help="holds pairs.txt and lfw-deepfunneled/")
+    teach = sub.add_parser("teach", parents=[common], help="cache the teacher's vector of every face of packed folders")
+    teach.add_argument("data_dir", type=Path, nargs="+", help="folders made by `facever prepare` (with loose crops)")
+    lfw = sub.add_parser("lfw", parents=[common], help="the teacher's own row on all LFW pairs (10 folds)")
+    lfw.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "evaluation", help="folder for the JSON report")
+    overlap = sub.add_parser("overlap", parents=[common], help="find (and mark for dropping) LFW near-duplicates")
+    overlap.add_argument("data_dir", type=Path, nargs="+", help="packed folders with a teacher cache")
+    overlap.add_argument("--threshold", type=float, default=DUPLICATE_COSINE, help="teacher cosine of a duplicate")
+    dup = sub.add_parser("duplicates", parents=[common], help="measure the duplicate threshold on LFW")
+    dup.add_argument("--images", type=int, default=500, help="LFW images re-encoded as training-like copies")
+    table = sub.add_parser("rows", parents=[common], help="train and score the distillation rows (a)-(f)")
+    table.add_argument("--rows", nargs="*", help="row keys to run (default: all, in the order of rows.py)")
+    table.add_argument("--epochs", type=float, default=10.0, help="epochs over the whole set (default 10)")
+    table.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override the recipe for every row (repeatable)")
+    table.add_argument("--out-dir", type=Path, default=Path("runs/distill"))
+    table.add_argument("--docs", type=Path, default=REPO_ROOT / "docs", help="folder of reproduction.md")
+    return parser
+
+
+COMMANDS = {"teach": cmd_teach, "lfw": cmd_lfw, "overlap": cmd_overlap, "duplicates": cmd_duplicates,
+            "rows": cmd_rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    COMMANDS[args.command](args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,71 @@
+"""Evidence for the near-duplicate threshold: teacher cosines of re-encoded copies vs of other photos of a person.
+
+A copy is made the way the training crops were cut from their sources: a square of 1.8x the MTCNN box,
+resized to 128x128 and saved as JPEG (quality 90); it then goes through the teacher's whole path again.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from service.vision.image_io import read_image
+from training.distill import lfw
+from training.distill.teacher import LOOSE_SCALE, loose_crop
+from training.evaluation.features import Features
+
+COPY_SCALE, COPY_SIZE, COPY_QUALITY = 1.8, 128, 90
+
+
+@dataclass(frozen=True)
+class DuplicateEvidence:
+    """Cosine quantiles: copies of one photo (low end) against different photos of one person (high end)."""
+
+    copies: int
+    copy_min: float
+    copy_p01: float
+    copy_median: float
+    same_person_pairs: int
+    same_person_max: float
+    same_person_p999: float
+    same_person_median: float
+
+
+def training_like_copy(path: str) -> tuple[np.ndarray, bool]:
+    """The teacher vector of a re-cut, down-scaled, JPEG re-encoded copy of the photo (worker side)."""
+    assert lfw._STATE is not None, "worker not initialised"
+    pipeline, _ = lfw._STATE
+    rgb = read_image(path, pipeline.limits)
+    faces = pipeline.detector.detect(rgb)
+    box = faces[0].box if faces else lfw.centre_box(*rgb.shape[:2])
+    # loose_crop cuts LOOSE_SCALE x the box; scale the box so the cut is COPY_SCALE x it instead
+    centre, half = (box[:2] + box[2:]) / 2, (box[2:] - box[:2]) / 2 * COPY_SCALE / LOOSE_SCALE
+    cut, _ = loose_crop(rgb, np.concatenate([centre - half, centre + half]))
+    small = cv2.resize(cut, (COPY_SIZE, COPY_SIZE), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", small[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, COPY_QUALITY])
+    assert ok
+    return lfw.vector_of(np.ascontiguousarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR)[..., ::-1]))
+
+
+def measure(features: Features, lfw_dir: Path, images: int, workers: int) -> DuplicateEvidence:
+    """Copies of `images` random LFW photos against their originals, and every same-person pair of photos."""
+    paths = random.Random(0).sample(list(features.paths), images)
+    with mp.get_context("spawn").Pool(workers, initializer=lfw.init_worker) as pool:
+        copies = list(tqdm(pool.imap(training_like_copy, paths, chunksize=8), total=len(paths), desc="copies"))
+    original = features.vectors[features.rows(paths)]
+    copy_cos = np.einsum("nd,nd->n", original, np.stack([v for v, _ in copies]))
+    by_person: dict[str, list[int]] = defaultdict(list)
+    for i, path in enumerate(features.paths):
+        by_person[Path(path).parent.name].append(i)
+    same = np.concatenate([(features.vectors[rows] @ features.vectors[rows].T)[np.triu_indices(len(rows), 1)]
+                           for rows in by_person.values() if len(rows) > 1])
+    return DuplicateEvidence(
+        len(copy_cos), float(copy_cos.min()), float(np.quantile(copy_cos, 0.01)), float(np.median(copy_cos)),
+        len(same), float(same.max()), float(np.quantile(same, 0.999)), float(np.median(same)))
