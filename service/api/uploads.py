@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from fastapi import Request
@@ -13,6 +14,8 @@ from starlette.datastructures import UploadFile
 from service.errors import ErrorCode, FaceverError
 
 MULTIPART = "multipart/form-data"
+# a data URL's header, e.g. "data:image/jpeg;base64," (the media type is not checked: decoding sniffs the format)
+_DATA_URL = re.compile(r"data:[^,]*;base64,", re.IGNORECASE)
 
 
 async def read_body(request: Request, image_fields: tuple[str, ...], max_image_bytes: int) -> dict[str, Any]:
@@ -69,8 +72,10 @@ def _decode_base64(name: str, value: Any, limit: int) -> bytes | list[bytes]:
         return [_decode_base64(name, item, limit) for item in value]  # type: ignore[misc]
     if not isinstance(value, str):
         raise FaceverError(ErrorCode.invalid_request, f"{name!r} must be a base64 string", field=name)
-    if value.startswith("data:") and "," in value:  # tolerate data URLs
-        value = value.split(",", 1)[1]
+    value = "".join(value.split())  # line breaks (`base64` wraps at 76 columns) and other whitespace
+    header = _DATA_URL.match(value)
+    if header:
+        value = value[header.end():]
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

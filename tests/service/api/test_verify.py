@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import textwrap
 import threading
 
 import numpy as np
@@ -77,6 +78,35 @@ def test_json_base64_gives_the_same_answer_as_multipart(client):
     as_json = client.post("/v1/verify", json=encoded).json()
     assert as_json["similarity"] == pytest.approx(multipart["similarity"], abs=1e-6)
     assert as_json["face_a"] == multipart["face_a"]
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda data: base64.encodebytes(data).decode(),  # what the `base64` tool prints: 76 columns, "\n"
+        lambda data: base64.encodebytes(data).decode().replace("\n", "\r\n"),
+        lambda data: "data:image/jpeg;base64," + base64.encodebytes(data).decode(),
+        lambda data: " \t" + " ".join(textwrap.wrap(base64.b64encode(data).decode(), 64)) + "\n",
+    ],
+    ids=["base64-tool", "crlf", "data-url-wrapped", "spaces-and-tabs"],
+)
+def test_wrapped_base64_and_data_urls_are_accepted(client, wrap):
+    plain = {name: base64.b64encode(data).decode() for name, data in (("image_a", PEIRSOL_1), ("image_b", PEIRSOL_2))}
+    expected = client.post("/v1/verify", json=plain).json()
+    response = client.post("/v1/verify", json={"image_a": wrap(PEIRSOL_1), "image_b": wrap(PEIRSOL_2)})
+    assert response.status_code == 200, response.text
+    assert response.json()["similarity"] == pytest.approx(expected["similarity"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["not base64!", base64.b64encode(PEIRSOL_1).decode()[:-1], "data:image/jpeg;base64,@@@@",
+     "data:image/jpeg," + base64.b64encode(PEIRSOL_1).decode(), "QUJD\nRA=\n=x"],
+    ids=["punctuation", "bad-padding", "data-url-garbage", "data-url-not-base64", "wrapped-garbage"],
+)
+def test_garbage_base64_is_still_refused(client, garbage):
+    body = assert_error(client.post("/v1/verify", json={"image_a": garbage, "image_b": garbage}), 400, "invalid_image")
+    assert body["error"]["details"]["field"] == "image_a"
 
 
 def test_threshold_override_decides_the_match(client):
