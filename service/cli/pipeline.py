@@ -11,7 +11,7 @@ import typer
 
 from service.api.schemas import FaceOut
 from service.cli.common import EmbedderOpt, ImageArg, PolicyOpt, app, fail, settings_with
-from service.errors import FaceverError
+from service.errors import ErrorCode, FaceverError
 
 
 @app.command()
@@ -32,7 +32,9 @@ def embed(
     image: ImageArg,
     embedder: EmbedderOpt = None,
     policy: PolicyOpt = None,
-    out: Annotated[Path | None, typer.Option(help="write the vector(s) to this .npy file")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write a .npy: the face's vector (dim,), or (n, dim) with --policy all")
+    ] = None,
 ) -> None:
     """Embed the face(s) of IMAGE; print JSON (or write a .npy with --out)."""
     from service.vision.pipeline import FacePipeline
@@ -40,10 +42,15 @@ def embed(
     try:
         pipeline = FacePipeline.from_settings(settings_with(embedder, policy))
         faces = pipeline.embed(pipeline.decode(image.read_bytes()))
+        if not faces and pipeline.policy != "all":
+            raise FaceverError(ErrorCode.no_face, "no face was found in the image")
     except FaceverError as error:
         fail(error)
     if out is not None:
-        np.save(out, np.stack([face.embedding for face in faces]) if faces else np.zeros((0, 0), np.float32))
+        # the chosen face is one vector (dim,); the "all" policy writes one row per face found (n, dim)
+        vectors = [face.embedding for face in faces]
+        dim = pipeline.embedder.dim
+        np.save(out, vectors[0] if pipeline.policy != "all" else np.array(vectors, np.float32).reshape(-1, dim))
     payload = [
         {**FaceOut.of(face.face).model_dump(), "embedding": None if out else face.embedding.round(6).tolist()}
         for face in faces
