@@ -26,6 +26,10 @@ async def read_body(request: Request, image_fields: tuple[str, ...], max_image_b
     declared = int(request.headers.get("content-length") or 0)
     if declared > max_image_bytes * max(len(image_fields), 1) * 4 / 3 + 65536:  # base64 inflates by 4/3
         raise FaceverError(ErrorCode.image_too_large, "the request body is too large", limit=max_image_bytes)
+    if request.query_params:  # read nowhere: refused rather than silently ignored
+        name = next(iter(request.query_params))
+        raise FaceverError(ErrorCode.unexpected_field, f"{name!r} was sent in the query string; this route reads "
+                           "its fields from the body (a multipart form field or a JSON field)", field=name)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(MULTIPART):
         return await _read_multipart(request, image_fields, max_image_bytes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Annotated
@@ -85,7 +86,17 @@ def serve(
     """Start the REST API (settings from FACEVER_* variables)."""
     import uvicorn
 
-    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_config=_log_config())
+
+
+def _log_config() -> dict:
+    """uvicorn's logging, plus facever's own lines (each error response with its request id) at INFO."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["facever"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 # --- gallery, keys and database commands -------------------------------------------------------
