@@ -224,10 +224,15 @@ def list_faces(
 
 
 def delete_face(session: Session, face_id: int, identity_id: int | None = None) -> None:
-    """Delete a face (of `identity_id` when given), or raise FaceverError(not_found)."""
+    """Delete a face (of `identity_id` when given), or raise FaceverError(not_found) saying what is missing."""
+    if identity_id is not None:
+        get_identity(session, identity_id)
     row = session.execute(select(Face.identity_id, Face.embedder).where(Face.id == face_id).with_for_update()).first()
-    if row is None or (identity_id is not None and row.identity_id != identity_id):
+    if row is None:
         raise _not_found("face", face_id)
+    if identity_id is not None and row.identity_id != identity_id:
+        raise FaceverError(ErrorCode.not_found, f"face {face_id} belongs to another identity, not to identity "
+                           f"{identity_id}", id=face_id, identity_id=identity_id)
     _log(session, "remove", [(face_id, row.embedder)])
     session.execute(delete(Face).where(Face.id == face_id))
 
