@@ -111,28 +111,32 @@ def verify(
 def identify(
     image: ImageArg,
     top_k: Annotated[int, typer.Option(min=1, max=100, help="candidates to show")] = 5,
+    threshold: Annotated[float | None, typer.Option(help="overrides the model card's threshold")] = None,
 ) -> None:
-    """Who is the (largest) face of IMAGE among the enrolled identities? Candidates as JSON."""
+    """Who is the (largest) face of IMAGE among the enrolled identities? Candidates and match as JSON."""
     try:
         with open_gallery(Settings()) as (pipeline, gallery):
             candidates = gallery.search(pipeline.embed_one(image.read_bytes()).embedding, top_k)
     except FaceverError as error:
         fail(error)
-    typer.echo(
-        json.dumps(
-            {
-                "candidates": [
-                    {
-                        "identity_id": c.identity_id,
-                        "name": c.name,
-                        "similarity": round(c.similarity, 6),
-                        "face_id": c.face_id,
-                    }
-                    for c in candidates
-                ]
-            }
-        )
-    )
+    if threshold is None:
+        threshold = pipeline.embedder.card.thresholds.identify
+    shown = [{"identity_id": c.identity_id, "name": c.name, "similarity": round(c.similarity, 6), "face_id": c.face_id}
+             for c in candidates]
+    matched = bool(shown) and threshold is not None and candidates[0].similarity >= threshold
+    typer.echo(json.dumps({"candidates": shown, "threshold": threshold, "match": shown[0] if matched else None}))
+    if not matched:
+        typer.echo(f"no match: {_best_candidate(shown, threshold, gallery.embedder)}", err=True)
+
+
+def _best_candidate(shown: list[dict], threshold: float | None, embedder: str) -> str:
+    """Why nobody matched, naming the best candidate when there is one."""
+    if not shown:
+        return f"nobody is enrolled with the model {embedder}"
+    best = shown[0]
+    below = "the model has no threshold" if threshold is None else f"below the threshold {threshold}"
+    return (f"the best candidate, {best['name']} (identity {best['identity_id']}), has similarity "
+            f"{best['similarity']}, {below}")
 
 
 @app.command()

@@ -75,6 +75,26 @@ def test_enrol_a_folder_then_identify_and_verify(env, tmp_path, service_card):
     assert verdict["threshold"] == pytest.approx(service_card.thresholds.best_accuracy) and verdict["match"] is True
     verdict = json.loads(_run("verify", new_photo, "--identity", str(top["identity_id"])))  # Jennifer Garner
     assert verdict["match"] is False, verdict["similarity"]
+    found = runner.invoke(app, ["identify", new_photo])
+    assert json.loads(found.stdout)["match"]["name"] == "Hans Blix" and "no match" not in found.stderr
+
+
+def test_identify_says_no_match_and_names_the_best_candidate(env, tmp_path, service_card):
+    people = tmp_path / "people" / "Hans_Blix"
+    people.mkdir(parents=True)
+    shutil.copy(lfw_image("Hans_Blix", 7), people)
+    empty = runner.invoke(app, ["identify", str(lfw_image("Serena_Williams", 1))])  # nobody enrolled yet
+    assert empty.exit_code == 0 and json.loads(empty.stdout)["match"] is None
+    assert empty.stderr.startswith("no match: nobody is enrolled")
+    _run("enrol", str(people.parent))
+    stranger = runner.invoke(app, ["identify", str(lfw_image("Serena_Williams", 1))])
+    assert stranger.exit_code == 0, stranger.output
+    answer = json.loads(stranger.stdout)
+    assert answer["match"] is None and answer["threshold"] == pytest.approx(service_card.thresholds.identify)
+    best = answer["candidates"][0]
+    assert stranger.stderr.strip() == (
+        f"no match: the best candidate, Hans Blix (identity {best['identity_id']}), has similarity "
+        f"{best['similarity']}, below the threshold {answer['threshold']}")
 
 
 def test_reembed_moves_the_gallery_to_a_new_model(env, service_settings, tmp_path, monkeypatch):
