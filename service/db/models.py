@@ -17,9 +17,12 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from service.db.names import fold
 
 # Named constraints, so migrations can refer to (and drop) them on every backend.
 NAMING_CONVENTION = {
@@ -49,11 +52,19 @@ class Identity(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), index=True)
+    # what name searches compare (service.db.names.fold): no database folds case beyond ASCII the same way
+    name_folded: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     # `metadata` is reserved on declarative classes, hence the attribute name
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @validates("name")
+    def _fold_name(self, _key: str, name: str) -> str:
+        """Keep name_folded in step with every name written, on create and on update."""
+        self.name_folded = fold(name)
+        return name
 
 
 class Face(Base):

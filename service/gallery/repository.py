@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, defer
 
 from service.db.models import ChangeLog, Face, Identity
+from service.db.names import fold
 from service.errors import ErrorCode, FaceverError
 
 T = TypeVar("T")
@@ -125,10 +126,10 @@ def list_identities(
     name: str | None = None,
     external_id: str | None = None,
 ) -> Page[Identity]:
-    """Identities by id; `name` matches a case-insensitive substring, `external_id` exactly."""
+    """Identities by id; `name` matches a substring after Unicode folding (service.db.names), `external_id` exactly."""
     statement = select(Identity)
     if name is not None:
-        statement = statement.where(Identity.name.icontains(name, autoescape=True))
+        statement = statement.where(Identity.name_folded.contains(fold(name), autoescape=True))
     if external_id is not None:
         statement = statement.where(Identity.external_id == external_id)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
