@@ -34,6 +34,8 @@ NAMING_CONVENTION = {
 }
 
 # 64-bit ids (FAISS labels are int64); SQLite only auto-increments a plain INTEGER primary key.
+# Every id the API shows is never reused: Postgres sequences never go back, SQLite needs AUTOINCREMENT
+# (without it a new row takes the largest id + 1, the id of the row deleted last).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -49,6 +51,8 @@ class Identity(Base):
     """A person in the gallery."""
 
     __tablename__ = "identities"
+    # never reuse a deleted id: a client holding it would reach another person
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), index=True)
@@ -94,7 +98,8 @@ class ApiKey(Base):
     """An API key; only its sha256 is stored, the prefix is for display."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'client')", name="role"),)
+    # never reuse an id: `keys revoke ID` must not reach a newer key
+    __table_args__ = (CheckConstraint("role IN ('admin', 'client')", name="role"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))

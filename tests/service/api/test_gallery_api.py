@@ -201,6 +201,9 @@ def test_deleted_faces_and_identities_are_no_longer_found(admin, client_role, pe
     found = _identify(client_role, PEIRSOL[0], top_k="100")["candidates"]
     assert faces[0]["face_id"] not in {c["face_id"] for c in found}
 
+    again = _enrol(admin, identity, PEIRSOL[0]).json()["results"][0]["face_id"]  # the deleted face's image
+    assert again > max(face["face_id"] for face in faces)  # a new id, never the deleted face's
+
     assert admin.delete(f"/v1/identities/{identity}").status_code == 204
     found = _identify(client_role, PEIRSOL[0], top_k="100")["candidates"]
     assert identity not in {c["identity"]["id"] for c in found}

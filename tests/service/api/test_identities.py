@@ -31,6 +31,14 @@ def test_create_get_update_delete(admin):
     assert_error(admin.delete(path), 404, "not_found")
 
 
+def test_a_deleted_identity_id_is_never_given_again(admin):
+    first = _create(admin, "Held By A Client")["id"]
+    assert admin.delete(f"/v1/identities/{first}").status_code == 204
+    second = _create(admin, "Someone Else")["id"]
+    assert second > first
+    assert_error(admin.get(f"/v1/identities/{first}"), 404, "not_found")  # the old id reaches nobody
+
+
 def test_list_is_paginated_and_filtered(admin):
     ids = [_create(admin, f"Pager {i}", external_id=f"pager-{i}")["id"] for i in range(5)]
     first = admin.get("/v1/identities", params={"name": "pager", "limit": 2}).json()
