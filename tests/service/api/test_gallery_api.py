@@ -68,7 +68,8 @@ def test_enrolment_stores_every_face(admin, people):
 
 
 def test_identify_refuses_top_k_in_the_query_string(client_role, people):
-    response = client_role.post("/v1/identify", params={"top_k": "1"}, files={"image": ("q.jpg", BLIX[0], "image/jpeg")})
+    image = {"image": ("q.jpg", BLIX[0], "image/jpeg")}
+    response = client_role.post("/v1/identify", params={"top_k": "1"}, files=image)
     assert assert_error(response, 422, "unexpected_field")["error"]["details"]["field"] == "top_k"
     assert len(_identify(client_role, BLIX[0], top_k="1")["candidates"]) == 1  # where it belongs, it is read
 
