@@ -5,6 +5,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
+from sqlalchemy.engine import Connection
 
 from service.config import Settings
 from service.db.engine import WRITE_OPTIONS, lock_writes, make_engine
@@ -28,6 +29,21 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+def _sqlite_foreign_keys_off(connection: Connection) -> None:
+    """Rebuilding a table (batch mode) drops the old one: with foreign keys on, SQLite would cascade that to
+    the rows referring to it (an identity's faces). The pragma only takes effect outside a transaction."""
+    if connection.dialect.name == "sqlite":
+        connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Refuse (roll back) a SQLite migration that left a row pointing nowhere, as foreign keys would have."""
+    if connection.dialect.name == "sqlite":
+        broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+        if broken:
+            raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+
+
 def run_migrations_online() -> None:
     engine = make_engine(config.attributes.get("url") or Settings().database_url)
     try:
@@ -35,9 +51,11 @@ def run_migrations_online() -> None:
         with engine.connect().execution_options(**WRITE_OPTIONS) as connection:
             # batch mode lets later ALTERs work on SQLite (it rebuilds the table)
             context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+            _sqlite_foreign_keys_off(connection)
             with context.begin_transaction():
                 lock_writes(connection)
                 context.run_migrations()
+                _check_foreign_keys(connection)
     finally:
         engine.dispose()
 

@@ -11,6 +11,7 @@ class ErrorCode(str, Enum):
 
     # request shape
     invalid_request = "invalid_request"
+    method_not_allowed = "method_not_allowed"
     validation_error = "validation_error"
     unexpected_field = "unexpected_field"
     unsupported_media_type = "unsupported_media_type"
@@ -38,6 +39,8 @@ class ErrorCode(str, Enum):
     # auth
     unauthorized = "unauthorized"
     forbidden = "forbidden"
+    # a bug in facever, logged with its traceback under the request id
+    internal_error = "internal_error"
 
     @property
     def status(self) -> int:
@@ -46,6 +49,7 @@ class ErrorCode(str, Enum):
 
 _STATUS: dict[ErrorCode, int] = {
     ErrorCode.invalid_request: 400,
+    ErrorCode.method_not_allowed: 405,
     ErrorCode.validation_error: 422,
     ErrorCode.unexpected_field: 422,
     ErrorCode.unsupported_media_type: 415,
@@ -67,6 +71,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.identity_without_faces: 409,
     ErrorCode.unauthorized: 401,
     ErrorCode.forbidden: 403,
+    ErrorCode.internal_error: 500,
 }
 
 

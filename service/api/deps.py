@@ -40,6 +40,7 @@ def require(role: Role) -> Callable[..., None]:
     def check(request: Request, key: str | None = Depends(_api_key)) -> None:
         if not settings_of(request).auth:
             return
+        key = (key or "").strip()  # a key pasted with a trailing space or newline is still the key
         if not key:
             raise FaceverError(ErrorCode.unauthorized, "send an API key in the X-API-Key header")
         with sessions_of(request)() as session:

@@ -10,14 +10,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
-from service.errors import FaceverError
+from service.errors import ErrorCode, FaceverError
 
 log = logging.getLogger("facever.api")
 
-# codes for errors raised by the framework itself rather than by facever code
-_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-               405: "method_not_allowed", 413: "request_too_large", 415: "unsupported_media_type"}
+# codes for errors raised by the framework itself rather than by facever code (any other 4xx: invalid_request)
+_HTTP_CODES = {code.status: code for code in (ErrorCode.unauthorized, ErrorCode.forbidden, ErrorCode.not_found,
+                                              ErrorCode.method_not_allowed, ErrorCode.image_too_large,
+                                              ErrorCode.unsupported_media_type)}
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 class ErrorBody(BaseModel):
@@ -33,10 +36,14 @@ class ErrorEnvelope(BaseModel):
     request_id: str
 
 
-def error_response(request: Request, status: int, code: str, message: str, details: dict | None = None) -> JSONResponse:
+def error_response(request: Request, status: int, code: str, message: str, details: dict | None = None,
+                   headers: dict[str, str] | None = None, cause: BaseException | None = None) -> JSONResponse:
+    """The envelope as a response, and one log line naming its request id (with the traceback of a `cause`)."""
     request_id = getattr(request.state, "request_id", "")
+    log.log(logging.ERROR if status >= 500 else logging.INFO, "request %s: %s %s -> %d %s: %s", request_id,
+            request.method, request.url.path, status, code, message, exc_info=cause)
     body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=details or {}), request_id=request_id)
-    return JSONResponse(body.model_dump(), status_code=status, headers={"X-Request-ID": request_id})
+    return JSONResponse(body.model_dump(), status_code=status, headers={**(headers or {}), "X-Request-ID": request_id})
 
 
 async def _facever_error(request: Request, error: FaceverError) -> JSONResponse:
@@ -45,18 +52,30 @@ async def _facever_error(request: Request, error: FaceverError) -> JSONResponse:
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     problems = [{"field": ".".join(str(p) for p in item["loc"]), "message": item["msg"]} for item in error.errors()]
-    return error_response(request, 422, "validation_error", "the request is not valid", {"errors": problems})
+    return error_response(request, 422, ErrorCode.validation_error.value, "the request is not valid",
+                          {"errors": problems})
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
-    code = _HTTP_CODES.get(error.status_code, "http_error")
-    return error_response(request, error.status_code, code, str(error.detail))
+    fallback = ErrorCode.invalid_request if error.status_code < 500 else ErrorCode.internal_error
+    code = _HTTP_CODES.get(error.status_code, fallback).value
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    return error_response(request, error.status_code, code, str(error.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    # the router names the methods of the first route of the path only; ask every route about every method
+    routes = request.app.router.routes
+    return ", ".join(method for method in _METHODS
+                     if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes))
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    # a bug, not bad input: log it with the request id so the 500 can be traced
-    log.exception("unhandled error in request %s", getattr(request.state, "request_id", "?"))
-    return error_response(request, 500, "internal_error", "internal error; see the server log for this request id")
+    # a bug, not bad input: logged with its traceback, so the 500 can be traced by its request id
+    return error_response(request, 500, ErrorCode.internal_error.value,
+                          "internal error; see the server log for this request id", cause=error)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 from fastapi import Request
@@ -13,6 +14,8 @@ from starlette.datastructures import UploadFile
 from service.errors import ErrorCode, FaceverError
 
 MULTIPART = "multipart/form-data"
+# a data URL's header, e.g. "data:image/jpeg;base64," (the media type is not checked: decoding sniffs the format)
+_DATA_URL = re.compile(r"data:[^,]*;base64,", re.IGNORECASE)
 
 
 async def read_body(request: Request, image_fields: tuple[str, ...], max_image_bytes: int) -> dict[str, Any]:
@@ -23,6 +26,10 @@ async def read_body(request: Request, image_fields: tuple[str, ...], max_image_b
     declared = int(request.headers.get("content-length") or 0)
     if declared > max_image_bytes * max(len(image_fields), 1) * 4 / 3 + 65536:  # base64 inflates by 4/3
         raise FaceverError(ErrorCode.image_too_large, "the request body is too large", limit=max_image_bytes)
+    if request.query_params:  # read nowhere: refused rather than silently ignored
+        name = next(iter(request.query_params))
+        raise FaceverError(ErrorCode.unexpected_field, f"{name!r} was sent in the query string; this route reads "
+                           "its fields from the body (a multipart form field or a JSON field)", field=name)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(MULTIPART):
         return await _read_multipart(request, image_fields, max_image_bytes)
@@ -69,8 +76,10 @@ def _decode_base64(name: str, value: Any, limit: int) -> bytes | list[bytes]:
         return [_decode_base64(name, item, limit) for item in value]  # type: ignore[misc]
     if not isinstance(value, str):
         raise FaceverError(ErrorCode.invalid_request, f"{name!r} must be a base64 string", field=name)
-    if value.startswith("data:") and "," in value:  # tolerate data URLs
-        value = value.split(",", 1)[1]
+    value = "".join(value.split())  # line breaks (`base64` wraps at 76 columns) and other whitespace
+    header = _DATA_URL.match(value)
+    if header:
+        value = value[header.end():]
     try:
         data = base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):

@@ -17,6 +17,8 @@ from service.errors import ErrorCode, FaceverError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 _ENROL_BATCH = 16  # images per gallery write: bounds memory and keeps progress moving
+# what the command line can do about a refusal (the API's messages name its own fields)
+_HINTS = {"multiple_faces": " (several faces; rerun with --pick-largest to enrol the largest face of each)"}
 
 
 @app.command()
@@ -31,11 +33,17 @@ def enrol(
     from service.db.engine import write_session
     from service.gallery import repository
 
-    people = {
-        folder: sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        for folder in sorted(directory.iterdir())
-        if folder.is_dir()
-    }
+    people = {folder: _images(folder) for folder in sorted(directory.iterdir()) if folder.is_dir()}
+    people = {folder: paths for folder, paths in people.items() if paths}  # an empty folder is nobody
+    loose = _images(directory)
+    if not people:
+        found = f"{len(loose)} image file(s) directly in it" if loose else "no image in any sub-folder"
+        typer.echo(f"facever enrol: nothing to enrol in {directory} ({found}); put each person's photos in a "
+                   f"sub-folder named after them: {directory}/<person>/*.jpg", err=True)
+        raise typer.Exit(code=2)
+    if loose:
+        typer.echo(f"skipped {len(loose)} image file(s) directly in {directory}: only {directory}/<person>/ "
+                   "folders are enrolled", err=True)
     settings = Settings()
     counts, failures = Counter[str](), []
     with open_gallery(settings) as (pipeline, gallery), tqdm(total=sum(map(len, people.values())), unit="img") as bar:
@@ -61,7 +69,7 @@ def enrol(
                 ]
                 bar.update(len(batch))
     for path, reason in failures:
-        typer.echo(f"not enrolled: {path}: {reason}", err=True)
+        typer.echo(f"not enrolled: {path}: {reason}{_HINTS.get(reason, '')}", err=True)
     typer.echo(
         json.dumps(
             {
@@ -74,6 +82,11 @@ def enrol(
     )
     if failures and not (counts["enrolled"] or counts["already_enrolled"]):
         raise typer.Exit(code=1)
+
+
+def _images(folder: Path) -> list[Path]:
+    """The image files directly in `folder`, by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
 @app.command()
@@ -111,28 +124,32 @@ def verify(
 def identify(
     image: ImageArg,
     top_k: Annotated[int, typer.Option(min=1, max=100, help="candidates to show")] = 5,
+    threshold: Annotated[float | None, typer.Option(help="overrides the model card's threshold")] = None,
 ) -> None:
-    """Who is the (largest) face of IMAGE among the enrolled identities? Candidates as JSON."""
+    """Who is the (largest) face of IMAGE among the enrolled identities? Candidates and match as JSON."""
     try:
         with open_gallery(Settings()) as (pipeline, gallery):
             candidates = gallery.search(pipeline.embed_one(image.read_bytes()).embedding, top_k)
     except FaceverError as error:
         fail(error)
-    typer.echo(
-        json.dumps(
-            {
-                "candidates": [
-                    {
-                        "identity_id": c.identity_id,
-                        "name": c.name,
-                        "similarity": round(c.similarity, 6),
-                        "face_id": c.face_id,
-                    }
-                    for c in candidates
-                ]
-            }
-        )
-    )
+    if threshold is None:
+        threshold = pipeline.embedder.card.thresholds.identify
+    shown = [{"identity_id": c.identity_id, "name": c.name, "similarity": round(c.similarity, 6), "face_id": c.face_id}
+             for c in candidates]
+    matched = bool(shown) and threshold is not None and candidates[0].similarity >= threshold
+    typer.echo(json.dumps({"candidates": shown, "threshold": threshold, "match": shown[0] if matched else None}))
+    if not matched:
+        typer.echo(f"no match: {_best_candidate(shown, threshold, gallery.embedder)}", err=True)
+
+
+def _best_candidate(shown: list[dict], threshold: float | None, embedder: str) -> str:
+    """Why nobody matched, naming the best candidate when there is one."""
+    if not shown:
+        return f"nobody is enrolled with the model {embedder}"
+    best = shown[0]
+    below = "the model has no threshold" if threshold is None else f"below the threshold {threshold}"
+    return (f"the best candidate, {best['name']} (identity {best['identity_id']}), has similarity "
+            f"{best['similarity']}, {below}")
 
 
 @app.command()

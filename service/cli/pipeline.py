@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,7 @@ import typer
 
 from service.api.schemas import FaceOut
 from service.cli.common import EmbedderOpt, ImageArg, PolicyOpt, app, fail, settings_with
-from service.errors import FaceverError
+from service.errors import ErrorCode, FaceverError
 
 
 @app.command()
@@ -32,7 +33,9 @@ def embed(
     image: ImageArg,
     embedder: EmbedderOpt = None,
     policy: PolicyOpt = None,
-    out: Annotated[Path | None, typer.Option(help="write the vector(s) to this .npy file")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="write a .npy: the face's vector (dim,), or (n, dim) with --policy all")
+    ] = None,
 ) -> None:
     """Embed the face(s) of IMAGE; print JSON (or write a .npy with --out)."""
     from service.vision.pipeline import FacePipeline
@@ -40,10 +43,15 @@ def embed(
     try:
         pipeline = FacePipeline.from_settings(settings_with(embedder, policy))
         faces = pipeline.embed(pipeline.decode(image.read_bytes()))
+        if not faces and pipeline.policy != "all":
+            raise FaceverError(ErrorCode.no_face, "no face was found in the image")
     except FaceverError as error:
         fail(error)
     if out is not None:
-        np.save(out, np.stack([face.embedding for face in faces]) if faces else np.zeros((0, 0), np.float32))
+        # the chosen face is one vector (dim,); the "all" policy writes one row per face found (n, dim)
+        vectors = [face.embedding for face in faces]
+        dim = pipeline.embedder.dim
+        np.save(out, vectors[0] if pipeline.policy != "all" else np.array(vectors, np.float32).reshape(-1, dim))
     payload = [
         {**FaceOut.of(face.face).model_dump(), "embedding": None if out else face.embedding.round(6).tolist()}
         for face in faces
@@ -78,7 +86,17 @@ def serve(
     """Start the REST API (settings from FACEVER_* variables)."""
     import uvicorn
 
-    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_config=_log_config())
+
+
+def _log_config() -> dict:
+    """uvicorn's logging, plus facever's own lines (each error response with its request id) at INFO."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["facever"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 # --- gallery, keys and database commands -------------------------------------------------------

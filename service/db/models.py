@@ -17,9 +17,12 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
+
+from service.db.names import fold
 
 # Named constraints, so migrations can refer to (and drop) them on every backend.
 NAMING_CONVENTION = {
@@ -31,6 +34,8 @@ NAMING_CONVENTION = {
 }
 
 # 64-bit ids (FAISS labels are int64); SQLite only auto-increments a plain INTEGER primary key.
+# Every id the API shows is never reused: Postgres sequences never go back, SQLite needs AUTOINCREMENT
+# (without it a new row takes the largest id + 1, the id of the row deleted last).
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
@@ -46,14 +51,24 @@ class Identity(Base):
     """A person in the gallery."""
 
     __tablename__ = "identities"
+    # never reuse a deleted id: a client holding it would reach another person
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), index=True)
+    # what name searches compare (service.db.names.fold): no database folds case beyond ASCII the same way
+    name_folded: Mapped[str] = mapped_column(Text)
     external_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     # `metadata` is reserved on declarative classes, hence the attribute name
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    @validates("name")
+    def _fold_name(self, _key: str, name: str) -> str:
+        """Keep name_folded in step with every name written, on create and on update."""
+        self.name_folded = fold(name)
+        return name
 
 
 class Face(Base):
@@ -83,7 +98,8 @@ class ApiKey(Base):
     """An API key; only its sha256 is stored, the prefix is for display."""
 
     __tablename__ = "api_keys"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'client')", name="role"),)
+    # never reuse an id: `keys revoke ID` must not reach a newer key
+    __table_args__ = (CheckConstraint("role IN ('admin', 'client')", name="role"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(255))

@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session, defer
 
 from service.db.models import ChangeLog, Face, Identity
+from service.db.names import fold
 from service.errors import ErrorCode, FaceverError
 
 T = TypeVar("T")
@@ -125,10 +126,10 @@ def list_identities(
     name: str | None = None,
     external_id: str | None = None,
 ) -> Page[Identity]:
-    """Identities by id; `name` matches a case-insensitive substring, `external_id` exactly."""
+    """Identities by id; `name` matches a substring after Unicode folding (service.db.names), `external_id` exactly."""
     statement = select(Identity)
     if name is not None:
-        statement = statement.where(Identity.name.icontains(name, autoescape=True))
+        statement = statement.where(Identity.name_folded.contains(fold(name), autoescape=True))
     if external_id is not None:
         statement = statement.where(Identity.external_id == external_id)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
@@ -224,10 +225,15 @@ def list_faces(
 
 
 def delete_face(session: Session, face_id: int, identity_id: int | None = None) -> None:
-    """Delete a face (of `identity_id` when given), or raise FaceverError(not_found)."""
+    """Delete a face (of `identity_id` when given), or raise FaceverError(not_found) saying what is missing."""
+    if identity_id is not None:
+        get_identity(session, identity_id)
     row = session.execute(select(Face.identity_id, Face.embedder).where(Face.id == face_id).with_for_update()).first()
-    if row is None or (identity_id is not None and row.identity_id != identity_id):
+    if row is None:
         raise _not_found("face", face_id)
+    if identity_id is not None and row.identity_id != identity_id:
+        raise FaceverError(ErrorCode.not_found, f"face {face_id} belongs to another identity, not to identity "
+                           f"{identity_id}", id=face_id, identity_id=identity_id)
     _log(session, "remove", [(face_id, row.embedder)])
     session.execute(delete(Face).where(Face.id == face_id))
 

@@ -91,6 +91,11 @@ class Thresholds(_Part):
     far_1e_4: float | None = Field(None, alias="far_1e-4")
     calibrated_on: str | None = None
 
+    @property
+    def identify(self) -> float | None:
+        """The open-set identification default: the FAR 1e-3 threshold, else the best-accuracy one."""
+        return self.far_1e_3 if self.far_1e_3 is not None else self.best_accuracy
+
 
 Weights = Literal["fp32", "fp16", "int8"]
 

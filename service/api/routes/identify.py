@@ -40,9 +40,7 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
     data = image_bytes(body, IMAGE)
     params = parse_params(IdentifyParams, {k: v for k, v in body.items() if k != IMAGE})
     card = pipeline.embedder.card
-    threshold = params.threshold
-    if threshold is None:
-        threshold = card.thresholds.far_1e_3 if card.thresholds.far_1e_3 is not None else card.thresholds.best_accuracy
+    threshold = params.threshold if params.threshold is not None else card.thresholds.identify
     answers = await run_in_threadpool(_identify, pipeline, gallery, data, params)
     results = [_answer(face, candidates, threshold) for face, candidates in answers]
     if params.all_faces:

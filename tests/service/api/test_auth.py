@@ -25,6 +25,16 @@ def test_missing_or_wrong_key_is_a_401(admin):
     assert bare.get("/v1/health").status_code == 200 and bare.get("/v1/ready").status_code == 200
 
 
+@pytest.mark.parametrize("padding", [" ", "\n", "\r\n", "\t "], ids=["space", "newline", "crlf", "tab-space"])
+def test_a_key_with_surrounding_whitespace_is_the_key(admin, padding):
+    bare = TestClient(admin.app)
+    assert bare.get("/v1/identities", headers={"X-API-Key": ADMIN_KEY + padding}).status_code == 200
+    assert bare.get("/v1/identities", headers={"X-API-Key": padding + ADMIN_KEY}).status_code == 200
+    assert_error(bare.get("/v1/identities", headers={"X-API-Key": padding}), 401, "unauthorized")
+    assert_error(bare.get("/v1/identities", headers={"X-API-Key": ADMIN_KEY[:4] + " " + ADMIN_KEY[4:]}),
+                 401, "unauthorized")  # only the ends are trimmed
+
+
 def test_client_reads_but_cannot_write(admin, client_role):
     identity = admin.post("/v1/identities", json={"name": "Role Check"}).json()["id"]
     assert client_role.get(f"/v1/identities/{identity}").status_code == 200

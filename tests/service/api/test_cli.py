@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from tests.conftest import lfw_image
-from tests.service.api.helpers import GREY
+from tests.service.api.helpers import GREY, lfw, side_by_side
 
 runner = CliRunner()
 
@@ -75,6 +75,64 @@ def test_enrol_a_folder_then_identify_and_verify(env, tmp_path, service_card):
     assert verdict["threshold"] == pytest.approx(service_card.thresholds.best_accuracy) and verdict["match"] is True
     verdict = json.loads(_run("verify", new_photo, "--identity", str(top["identity_id"])))  # Jennifer Garner
     assert verdict["match"] is False, verdict["similarity"]
+    found = runner.invoke(app, ["identify", new_photo])
+    assert json.loads(found.stdout)["match"]["name"] == "Hans Blix" and "no match" not in found.stderr
+
+
+def test_identify_says_no_match_and_names_the_best_candidate(env, tmp_path, service_card):
+    people = tmp_path / "people" / "Hans_Blix"
+    people.mkdir(parents=True)
+    shutil.copy(lfw_image("Hans_Blix", 7), people)
+    empty = runner.invoke(app, ["identify", str(lfw_image("Serena_Williams", 1))])  # nobody enrolled yet
+    assert empty.exit_code == 0 and json.loads(empty.stdout)["match"] is None
+    assert empty.stderr.startswith("no match: nobody is enrolled")
+    _run("enrol", str(people.parent))
+    stranger = runner.invoke(app, ["identify", str(lfw_image("Serena_Williams", 1))])
+    assert stranger.exit_code == 0, stranger.output
+    answer = json.loads(stranger.stdout)
+    assert answer["match"] is None and answer["threshold"] == pytest.approx(service_card.thresholds.identify)
+    best = answer["candidates"][0]
+    assert stranger.stderr.strip() == (
+        f"no match: the best candidate, Hans Blix (identity {best['identity_id']}), has similarity "
+        f"{best['similarity']}, below the threshold {answer['threshold']}")
+
+
+@pytest.mark.parametrize("layout", ["loose-photos", "nested-too-deep", "empty"])
+def test_enrol_refuses_a_folder_without_person_folders(env, tmp_path, layout):
+    people = tmp_path / "people"
+    where = {"loose-photos": people, "nested-too-deep": people / "group" / "Hans_Blix", "empty": people}[layout]
+    where.mkdir(parents=True)
+    if layout != "empty":
+        shutil.copy(lfw_image("Hans_Blix", 7), where)
+    (people / "Empty_Person").mkdir()
+    result = runner.invoke(app, ["enrol", str(people)])
+    assert result.exit_code == 2, result.output
+    assert f"{people}/<person>/*.jpg" in result.stderr and "nothing to enrol" in result.stderr
+    assert ("1 image file(s) directly in it" if layout == "loose-photos" else "any sub-folder") in result.stderr
+    listed = json.loads(_run("identify", str(lfw_image("Hans_Blix", 7))))
+    assert listed["candidates"] == []  # nothing was stored, not even an identity for the empty folder
+
+
+def test_enrol_skips_loose_photos_beside_person_folders_and_says_so(env, tmp_path):
+    people = tmp_path / "people"
+    (people / "Hans_Blix").mkdir(parents=True)
+    shutil.copy(lfw_image("Hans_Blix", 7), people / "Hans_Blix")
+    shutil.copy(lfw_image("Jennifer_Garner", 1), people)
+    result = runner.invoke(app, ["enrol", str(people)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.splitlines()[-1])["enrolled"] == 1
+    assert f"skipped 1 image file(s) directly in {people}" in result.stderr
+
+
+def test_enrol_says_how_to_take_the_largest_of_several_faces(env, tmp_path):
+    person = tmp_path / "people" / "Hans_Blix"
+    person.mkdir(parents=True)
+    (person / "group.png").write_bytes(side_by_side(lfw("Hans_Blix", 7), lfw("Jennifer_Garner", 1)))
+    refused = runner.invoke(app, ["enrol", str(person.parent)])
+    assert refused.exit_code == 1
+    assert "group.png: multiple_faces (several faces; rerun with --pick-largest" in refused.stderr
+    forced = json.loads(_run("enrol", str(person.parent), "--pick-largest").splitlines()[-1])
+    assert forced["enrolled"] == 1
 
 
 def test_reembed_moves_the_gallery_to_a_new_model(env, service_settings, tmp_path, monkeypatch):

@@ -67,6 +67,13 @@ def test_enrolment_stores_every_face(admin, people):
     assert one["total"] == 2 and [f["id"] for f in one["items"]] == [page["items"][1]["id"]]
 
 
+def test_identify_refuses_top_k_in_the_query_string(client_role, people):
+    image = {"image": ("q.jpg", BLIX[0], "image/jpeg")}
+    response = client_role.post("/v1/identify", params={"top_k": "1"}, files=image)
+    assert assert_error(response, 422, "unexpected_field")["error"]["details"]["field"] == "top_k"
+    assert len(_identify(client_role, BLIX[0], top_k="1")["candidates"]) == 1  # where it belongs, it is read
+
+
 def test_identify_returns_the_enrolled_photo_first(client_role, people, service_card):
     body = _identify(client_role, BLIX[0])
     first = body["candidates"][0]
@@ -182,10 +189,21 @@ def test_deleted_faces_and_identities_are_no_longer_found(admin, client_role, pe
     faces = _enrol(admin, identity, *PEIRSOL).json()["results"]
     assert _identify(client_role, PEIRSOL[0])["candidates"][0]["face_id"] == faces[0]["face_id"]
 
-    assert_error(admin.delete(f"/v1/identities/{people['blix']}/faces/{faces[0]['face_id']}"), 404, "not_found")
+    elsewhere = assert_error(admin.delete(f"/v1/identities/{people['blix']}/faces/{faces[0]['face_id']}"),
+                             404, "not_found")
+    assert elsewhere["error"]["message"] == (
+        f"face {faces[0]['face_id']} belongs to another identity, not to identity {people['blix']}")
+    gone = assert_error(admin.delete(f"/v1/identities/{MAX_ID}/faces/{faces[0]['face_id']}"), 404, "not_found")
+    assert gone["error"]["message"] == f"identity {MAX_ID} does not exist"
     assert admin.delete(f"/v1/identities/{identity}/faces/{faces[0]['face_id']}").status_code == 204
+    missing = assert_error(admin.delete(f"/v1/identities/{identity}/faces/{faces[0]['face_id']}"), 404, "not_found")
+    assert missing["error"]["message"] == f"face {faces[0]['face_id']} does not exist"
+    assert admin.get(f"/v1/identities/{people['blix']}/faces").json()["total"] == 2  # nothing lost on the way
     found = _identify(client_role, PEIRSOL[0], top_k="100")["candidates"]
     assert faces[0]["face_id"] not in {c["face_id"] for c in found}
+
+    again = _enrol(admin, identity, PEIRSOL[0]).json()["results"][0]["face_id"]  # the deleted face's image
+    assert again > max(face["face_id"] for face in faces)  # a new id, never the deleted face's
 
     assert admin.delete(f"/v1/identities/{identity}").status_code == 204
     found = _identify(client_role, PEIRSOL[0], top_k="100")["candidates"]

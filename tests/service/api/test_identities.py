@@ -31,6 +31,14 @@ def test_create_get_update_delete(admin):
     assert_error(admin.delete(path), 404, "not_found")
 
 
+def test_a_deleted_identity_id_is_never_given_again(admin):
+    first = _create(admin, "Held By A Client")["id"]
+    assert admin.delete(f"/v1/identities/{first}").status_code == 204
+    second = _create(admin, "Someone Else")["id"]
+    assert second > first
+    assert_error(admin.get(f"/v1/identities/{first}"), 404, "not_found")  # the old id reaches nobody
+
+
 def test_list_is_paginated_and_filtered(admin):
     ids = [_create(admin, f"Pager {i}", external_id=f"pager-{i}")["id"] for i in range(5)]
     first = admin.get("/v1/identities", params={"name": "pager", "limit": 2}).json()
@@ -41,6 +49,32 @@ def test_list_is_paginated_and_filtered(admin):
     only = admin.get("/v1/identities", params={"external_id": "pager-3"}).json()
     assert [item["id"] for item in only["items"]] == [ids[3]]
     assert admin.get("/v1/identities", params={"name": "nobody-has-this"}).json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "query, finds",
+    [("JÜRGEN", True), ("jürgen", True), ("GROSS", True), ("groß", True), ("gross", True), ("ＧＲＯＳＳ", True),
+     ("JU\u0308RGEN", True), ("jürgen groß", True), ("Jurgen", False), ("GROẞ", True), ("σίσυφος", True),
+     ("ΣΊΣΥΦΟΣ", True), ("ΣΊΣΥΦΟς", True), ("Sisyphus", False), ("%", False), ("_", False)],
+    ids=["upper-umlaut", "lower", "ss-for-sharp-s", "sharp-s", "lower-ss", "fullwidth", "combining-umlaut",
+         "whole-name", "no-accent-no-match", "capital-sharp-s", "greek-lower", "greek-upper", "final-sigma",
+         "other-name", "like-percent", "like-underscore"],
+)
+def test_name_filter_folds_case_for_every_script(admin, query, finds):
+    """The rule: NFKC + full Unicode case folding on both sides, then a substring match; accents still count."""
+    names = {"Jürgen Groß": _create(admin, "Jürgen Groß")["id"], "ΣΊΣΥΦΟΣ": _create(admin, "Σίσυφος")["id"]}
+    found = {item["id"] for item in admin.get("/v1/identities", params={"name": query, "limit": 500}).json()["items"]}
+    assert bool(found & set(names.values())) is finds, found
+    for identity in names.values():
+        admin.delete(f"/v1/identities/{identity}")
+
+
+def test_a_renamed_identity_is_found_by_its_new_name(admin):
+    identity = _create(admin, "Ödön Horváth")["id"]
+    assert admin.patch(f"/v1/identities/{identity}", json={"name": "Straße Weiß"}).status_code == 200
+    found = admin.get("/v1/identities", params={"name": "STRASSE WEISS"}).json()["items"]
+    assert [item["id"] for item in found] == [identity]
+    assert admin.get("/v1/identities", params={"name": "ÖDÖN"}).json()["total"] == 0
 
 
 def test_external_id_is_unique(admin):

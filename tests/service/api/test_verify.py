@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import logging
+import textwrap
 import threading
 
 import numpy as np
@@ -77,6 +79,35 @@ def test_json_base64_gives_the_same_answer_as_multipart(client):
     as_json = client.post("/v1/verify", json=encoded).json()
     assert as_json["similarity"] == pytest.approx(multipart["similarity"], abs=1e-6)
     assert as_json["face_a"] == multipart["face_a"]
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda data: base64.encodebytes(data).decode(),  # what the `base64` tool prints: 76 columns, "\n"
+        lambda data: base64.encodebytes(data).decode().replace("\n", "\r\n"),
+        lambda data: "data:image/jpeg;base64," + base64.encodebytes(data).decode(),
+        lambda data: " \t" + " ".join(textwrap.wrap(base64.b64encode(data).decode(), 64)) + "\n",
+    ],
+    ids=["base64-tool", "crlf", "data-url-wrapped", "spaces-and-tabs"],
+)
+def test_wrapped_base64_and_data_urls_are_accepted(client, wrap):
+    plain = {name: base64.b64encode(data).decode() for name, data in (("image_a", PEIRSOL_1), ("image_b", PEIRSOL_2))}
+    expected = client.post("/v1/verify", json=plain).json()
+    response = client.post("/v1/verify", json={"image_a": wrap(PEIRSOL_1), "image_b": wrap(PEIRSOL_2)})
+    assert response.status_code == 200, response.text
+    assert response.json()["similarity"] == pytest.approx(expected["similarity"], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    ["not base64!", base64.b64encode(PEIRSOL_1).decode()[:-1], "data:image/jpeg;base64,@@@@",
+     "data:image/jpeg," + base64.b64encode(PEIRSOL_1).decode(), "QUJD\nRA=\n=x"],
+    ids=["punctuation", "bad-padding", "data-url-garbage", "data-url-not-base64", "wrapped-garbage"],
+)
+def test_garbage_base64_is_still_refused(client, garbage):
+    body = assert_error(client.post("/v1/verify", json={"image_a": garbage, "image_b": garbage}), 400, "invalid_image")
+    assert body["error"]["details"]["field"] == "image_a"
 
 
 def test_threshold_override_decides_the_match(client):
@@ -154,6 +185,39 @@ def test_oversized_upload_is_refused(settings):
 def test_unknown_route_and_method_use_the_envelope(client):
     assert_error(client.get("/v1/nope"), 404, "not_found")
     assert_error(client.get("/v1/verify"), 405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    "method, path, allowed",
+    [("get", "/v1/verify", "POST"), ("put", "/v1/identify", "POST"), ("delete", "/v1/identities", "GET, POST"),
+     ("post", "/v1/identities/1", "DELETE, GET, PATCH"), ("put", "/v1/identities/1/faces", "GET, POST"),
+     ("get", "/v1/identities/1/faces/2", "DELETE"), ("post", "/v1/health", "GET")],
+    ids=["verify", "identify", "identities", "identity", "faces", "face", "health"],
+)
+def test_a_405_names_every_allowed_method(client, method, path, allowed):
+    response = getattr(client, method)(path)
+    assert_error(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allowed
+
+
+def test_every_error_response_is_logged_with_its_request_id(client, caplog):
+    with caplog.at_level(logging.INFO, logger="facever.api"):
+        coded = client.post("/v1/verify", files=_files(GREY, PEIRSOL_1))  # a FaceverError
+        framework = client.get("/v1/nope", headers={"X-Request-ID": "caller-chosen-id"})  # the router's 404
+        invalid = client.get("/v1/identities/abc")  # request validation
+    for response in (coded, framework, invalid):
+        request_id = response.json()["request_id"]
+        lines = [record.getMessage() for record in caplog.records if request_id in record.getMessage()]
+        assert len(lines) == 1, caplog.text
+        assert f"-> {response.status_code} {response.json()['error']['code']}" in lines[0]
+    assert framework.json()["request_id"] == "caller-chosen-id"
+
+
+@pytest.mark.parametrize("route", ["/v1/verify", "/v1/identify", "/v1/identities/1/faces"])
+def test_fields_in_the_query_string_are_refused_not_ignored(client, route):
+    body = assert_error(client.post(route, params={"top_k": "1"}, files=_files(PEIRSOL_1, PEIRSOL_2)),
+                        422, "unexpected_field")
+    assert body["error"]["details"]["field"] == "top_k" and "body" in body["error"]["message"]
 
 
 def test_health_ready_and_openapi(client):

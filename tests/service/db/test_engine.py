@@ -41,8 +41,8 @@ def test_sqlite_foreign_keys_cascade(factory: sessionmaker[Session]) -> None:
     with factory() as session:
         session.execute(
             text(
-                "INSERT INTO identities (name, metadata, created_at, updated_at) "
-                "VALUES ('x', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                "INSERT INTO identities (name, name_folded, metadata, created_at, updated_at) "
+                "VALUES ('x', 'x', '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
             )
         )
         identity_id = session.execute(text("SELECT id FROM identities")).scalar_one()

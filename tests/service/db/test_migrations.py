@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from service.config import REPO_ROOT, Settings
 from service.db import migrate
@@ -67,6 +67,41 @@ def test_migration_matches_the_models(migrated_url: str) -> None:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()
     assert differences == []
+
+
+def _insert_at_0001(url: str, names: list[str]) -> None:
+    """Identities with one face each, written as a database at revision 0001 holds them."""
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        for name in names:
+            identity_id = connection.execute(
+                text("INSERT INTO identities (name, metadata, created_at, updated_at) "
+                     "VALUES (:n, '{}', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"), {"n": name}).scalar_one()
+            connection.execute(
+                text("INSERT INTO faces (identity_id, embedder, dim, embedding, det_score, box, landmarks, "
+                     "image_sha256, created_at) VALUES (:i, 'e', 1, :b, 1.0, '[]', '[]', :n, CURRENT_TIMESTAMP)"),
+                {"i": identity_id, "b": b"\0\0\0\0", "n": name})
+    engine.dispose()
+
+
+def _count(url: str, table: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        count = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+    engine.dispose()
+    return count
+
+
+def test_0002_folds_the_names_already_stored_and_keeps_every_face(database_url: str) -> None:
+    migrate.upgrade(database_url, "0001")
+    _insert_at_0001(database_url, ["Jürgen Groß", "Ada Lovelace"])
+    migrate.upgrade(database_url, "0002")
+    assert _count(database_url, "faces") == 2  # rebuilding identities on SQLite must not cascade to faces
+    engine = make_engine(database_url)
+    with session_factory(engine)() as session:
+        assert [i.name for i in repository.list_identities(session, name="GROSS").items] == ["Jürgen Groß"]
+        assert repository.list_identities(session, name="LOVELACE").total == 1
+    engine.dispose()
 
 
 def test_migrations_run_from_any_directory(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

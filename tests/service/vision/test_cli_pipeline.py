@@ -42,7 +42,21 @@ def test_embed_prints_a_unit_vector_and_writes_npy(tmp_path):
     assert vector.shape == (1024,) and np.linalg.norm(vector) == pytest.approx(1.0, abs=1e-4)
     out = tmp_path / "a.npy"
     _run("embed", PHOTO_A, "--out", str(out))
-    np.testing.assert_allclose(np.load(out)[0], vector, atol=1e-5)
+    assert np.load(out).shape == (1024,)  # the chosen face: one vector
+    np.testing.assert_allclose(np.load(out), vector, atol=1e-5)
+
+
+def test_embed_with_policy_all_writes_one_row_per_face(tmp_path):
+    faces = _run("embed", PHOTO_A, "--policy", "all")["faces"]
+    out = tmp_path / "all.npy"
+    _run("embed", PHOTO_A, "--policy", "all", "--out", str(out))
+    assert np.load(out).shape == (len(faces), 1024)
+    blank = tmp_path / "blank.png"
+    Image.new("RGB", (120, 120), (128, 128, 128)).save(blank)
+    _run("embed", str(blank), "--policy", "all", "--out", str(out))
+    assert np.load(out).shape == (0, 1024)
+    result = runner.invoke(app, ["embed", str(blank), "--out", str(tmp_path / "none.npy")])  # no face to choose
+    assert result.exit_code == 2 and json.loads(result.stderr)["error"]["code"] == "no_face"
 
 
 def test_compare_prints_a_similarity_and_the_cards_decision(service_card):
