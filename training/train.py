@@ -125,8 +125,9 @@ class Trainer:
         self.total_steps = min(total, cfg.max_steps or total)
         self.backbone = build_embedder(cfg.seed, batch_norm=cfg.batch_norm, width=cfg.width)
         self.face_loss = FaceLoss(self.backbone.feature_dim, self.dataset.num_classes, cfg.loss)
-        self.distill = (DistillLoss(self.backbone.feature_dim, TEACHER_DIM, cfg.distill.relation_weight)
-                        if cfg.distill is not None else None)
+        self.distill = (DistillLoss(self.backbone.feature_dim, TEACHER_DIM, cfg.distill.relation_weight,
+                                    torch.from_numpy(self.dataset.teacher_mean))
+                        if isinstance(self.dataset, DistillFaces) else None)
         model = FaceModel(self.backbone, self.face_loss, amp_dtype(cfg, env.device), self.distill,
                           cfg.distill.weight if cfg.distill is not None else 0.0).to(env.device)
         model = model.to(memory_format=torch.channels_last)  # faster convolutions: cuDNN under AMP, oneDNN on CPU

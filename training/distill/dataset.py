@@ -27,24 +27,15 @@ def overlap_excluded(data_dir: Path) -> list[int]:
     return [int(i) for i in json.loads(path.read_text())["excluded"]]
 
 
-def centre_vectors(vectors: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """l2norm(t - mean) per row, (N, D) float32: cosines centred on the training faces' mean teacher vector.
-
-    dlib's descriptors all lie in one cone (two strangers typically score cosine ~0.6); the student's CosFace
-    geometry puts strangers near 0. Removing the mean gives the relational term targets of that kind.
-    """
-    centred = vectors - mean[None]
-    return (centred / np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)).astype(np.float32)
-
-
 class DistillFaces(Dataset[tuple[Tensor, int, Tensor]]):
-    """Items (crop (3, 112, 96) float32, label or UNLABELLED, centred teacher vector (128,) float32).
+    """Items (crop (3, 112, 96) float32, label or UNLABELLED, unit teacher vector (128,) float32).
 
     labelled: a packed folder whose labels the classification terms use (None: no labelled faces);
     unlabelled: packed folders used for distillation only, optionally only their `unlabelled_groups`
     (identity folders, e.g. "utkface_adult"); with use_labels=False the labelled folder's faces are
     unlabelled too. Every folder needs its teacher cache; drop_overlap leaves out the faces that
-    `facever distill overlap` found to near-duplicate LFW images.
+    `facever distill overlap` found to near-duplicate LFW images. `teacher_mean` (128,) is the mean teacher
+    vector over the set (training.losses.distill uses it to centre the targets).
     """
 
     def __init__(self, labelled: Path | None, unlabelled: Sequence[Path] = (), *, use_labels: bool = True,
@@ -60,13 +51,13 @@ class DistillFaces(Dataset[tuple[Tensor, int, Tensor]]):
         self.parts += [(packed(Path(path), unlabelled_groups), False) for path in unlabelled]
         if not self.parts:
             raise ValueError("distillation needs at least one packed folder")
-        raw = np.concatenate([load_teacher_vectors(part.data_dir)[part.source_index] for part, _ in self.parts])
+        self.teacher = np.concatenate([load_teacher_vectors(part.data_dir)[part.source_index]
+                                       for part, _ in self.parts])
         teachers = {json.dumps(read_cache_manifest(part.data_dir).teacher, sort_keys=True) for part, _ in self.parts}
         if len(teachers) > 1:
             raise ValueError(f"the folders' teacher caches were made by different teachers: {sorted(teachers)}")
         self.teacher_sha256: dict[str, str] = json.loads(teachers.pop())
-        self.teacher_mean = raw.mean(axis=0)
-        self.teacher = centre_vectors(raw, self.teacher_mean)
+        self.teacher_mean = self.teacher.mean(axis=0)
         self.offsets = np.cumsum([0] + [len(part) for part, _ in self.parts])
         # the labelled folder's classes give the classifier its size even when its labels go unused
         labelled_part = self.parts[0][0] if labelled is not None else None

@@ -16,7 +16,7 @@ from service.config import Settings
 from service.vision.face_choice import choose_faces
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
-from training.distill.teacher import DlibTeacher, TeacherFiles, loose_crop
+from training.distill.teacher import LOOSE_SCALE, LOOSE_SIZE, MTCNN_TO_DLIB, DlibTeacher, TeacherFiles, loose_crop
 from training.evaluation.features import POLICY, Features
 
 CHUNK = 16
@@ -51,9 +51,9 @@ def vector_of(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
 
 
 def teacher_features(paths: list[str], workers: int = 2, cache: Path | None = None) -> Features:
-    """Teacher vectors of `paths` (unique, in order) in `workers` processes; cached in `cache` (.npz) by
-    paths and the teacher files' sha256, so a different teacher or image list recomputes."""
-    tag = repr(sorted(TeacherFiles.installed().sha256().items()))
+    """Teacher vectors of `paths` (unique, in order) in `workers` processes; cached in `cache` (.npz) by paths,
+    the teacher files' sha256 and the teacher path's constants, so any change recomputes."""
+    tag = repr((sorted(TeacherFiles.installed().sha256().items()), LOOSE_SIZE, LOOSE_SCALE, MTCNN_TO_DLIB))
     if cache is not None and cache.exists():
         with np.load(cache) as stored:
             if list(stored["paths"]) == paths and str(stored["tag"]) == tag:

@@ -56,3 +56,23 @@ def test_total_weights_relation_and_skips_rows_without_a_teacher() -> None:
     assert partial.total.item() == pytest.approx(loss(features[:4], teacher[:4]).total.item(), rel=1e-6)
     nothing = loss(features, torch.zeros(6, 4))
     assert nothing.total.item() == 0.0
+
+
+def test_relation_targets_map_the_offset_to_zero_and_keep_one() -> None:
+    student = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # cosines 0 (i, j = 0, 1) and 1 (0, 2)
+    angle = torch.arccos(torch.tensor(0.8))
+    teacher = torch.tensor([[1.0, 0.0], [torch.cos(angle), torch.sin(angle)], [1.0, 0.0]])  # cosines 0.8 and 1
+    assert relation_term(student, teacher, offset=0.8).item() == pytest.approx(0.0, abs=1e-6)
+    # without the map the pairs (0, 1), (1, 2) miss by 0.8 each: 4 of 6 entries
+    assert relation_term(student, teacher).item() == pytest.approx(4 * 0.64 / 6, rel=1e-5)
+
+
+def test_the_feature_term_aims_at_the_teacher_minus_its_mean() -> None:
+    mean = torch.tensor([0.9, 0.0])
+    teacher = torch.tensor([[0.9, 0.43589], [0.9, -0.43589]])  # both 0.9 along the mean, apart across it
+    loss = DistillLoss(2, 2, relation_weight=0.0, teacher_mean=mean)
+    with torch.no_grad():
+        loss.projection.weight.copy_(torch.eye(2))
+    assert loss(torch.tensor([[0.0, 1.0], [0.0, -1.0]]), teacher).feature.item() == pytest.approx(0.0, abs=1e-6)
+    assert loss(teacher, teacher).feature.item() > 0.5  # the raw teacher direction is not the target
+    assert torch.equal(loss.state_dict()["teacher_mean"], mean)  # saved with the checkpoint
