@@ -20,8 +20,8 @@ first N same and N different pairs of each of the 10 folds -> 20·N pairs):
 Both go through training.evaluation.verify_folds (LFW 10-fold, threshold fitted on the other 9 folds).
 Latency is per image from the decoded RGB array to the embedding (decode excluded for both), one image
 at a time. dlib runs single-threaded; facever's ONNX Runtime sessions get `--threads` (default 1, to match).
-dlib encodings are cached in .cache/peer_dlib/encodings.npz (latencies of cached images are the ones
-measured when they were computed).
+The two systems run interleaved, image by image, so both see the same moments of a noisy machine; nothing
+is cached.
 
 Writes benchmarks/results/peer_dlib.json and its section of docs/benchmarks.md.
 """
@@ -46,7 +46,6 @@ from service.vision.pipeline import FacePipeline
 from training.evaluation import PairList, lfw_pairs, verify_folds
 
 LFW = REPO_ROOT.parent / "shared" / "data" / "lfw"
-CACHE = REPO_ROOT / ".cache" / "peer_dlib" / "encodings.npz"
 
 
 def rel(path: Path) -> str:
@@ -57,23 +56,6 @@ def centre_nearest(locations: list[tuple[int, int, int, int]], shape: tuple[int,
     """dlib locations are (top, right, bottom, left); keep the one whose centre is nearest the image centre."""
     cy, cx = shape[0] / 2, shape[1] / 2
     return min(locations, key=lambda b: ((b[0] + b[2]) / 2 - cy) ** 2 + ((b[1] + b[3]) / 2 - cx) ** 2)
-
-
-def load_cache() -> dict[str, tuple[np.ndarray, float, bool]]:
-    if not CACHE.is_file():
-        return {}
-    data = np.load(CACHE)
-    return {str(k): (e, float(s), bool(f))
-            for k, e, s, f in zip(data["keys"], data["enc"], data["seconds"], data["fallback"])}
-
-
-def save_cache(cache: dict[str, tuple[np.ndarray, float, bool]]) -> None:
-    CACHE.parent.mkdir(parents=True, exist_ok=True)
-    keys = sorted(cache)
-    tmp = CACHE.with_suffix(".tmp.npz")
-    np.savez(tmp, keys=np.array(keys), enc=np.stack([cache[k][0] for k in keys]),
-             seconds=np.array([cache[k][1] for k in keys]), fallback=np.array([cache[k][2] for k in keys]))
-    tmp.replace(CACHE)
 
 
 def import_face_recognition():
@@ -101,41 +83,37 @@ def import_face_recognition():
     return face_recognition
 
 
-def dlib_encodings(paths: list[Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """(N, 128) encodings, per-image seconds, fallback flags, and how many were computed in this run."""
+def dlib_one(face_recognition, rgb: np.ndarray) -> tuple[np.ndarray, bool]:  # noqa: ANN001
+    """dlib's 128-D encoding of the face nearest the centre (HOG, 1 upsample); no face: the whole image."""
+    locations = face_recognition.face_locations(rgb)
+    loc = (0, rgb.shape[1], rgb.shape[0], 0) if not locations else centre_nearest(locations, rgb.shape)
+    return face_recognition.face_encodings(rgb, known_face_locations=[loc])[0], not locations
+
+
+def ours_one(pipeline: FacePipeline, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+    """facever's 1024-D embedding (detect + choose + align + embed crop and mirror); no face: centre crop."""
+    faces = pipeline.align(rgb, "centre")
+    crop = faces[0].crop if faces else align_face(rgb, centred_landmarks(*rgb.shape[:2]))
+    return pipeline.embedder.embed(crop[None])[0], not faces
+
+
+def interleaved(paths: list[Path], pipeline: FacePipeline | None) -> dict[str, tuple[np.ndarray, ...]]:
+    """Both systems on every image, one right after the other (which goes first alternates), so a slow
+    moment of the machine hits both alike: name -> (vectors, per-image seconds, fallback flags)."""
     face_recognition = import_face_recognition()
-
-    cache = load_cache()
-    todo = [p for p in paths if rel(p) not in cache]
-    for i, path in enumerate(tqdm(todo, desc="dlib", unit="img")):
-        rgb = face_recognition.load_image_file(str(path))
-        t0 = time.perf_counter()
-        locations = face_recognition.face_locations(rgb)
-        fallback = not locations
-        loc = (0, rgb.shape[1], rgb.shape[0], 0) if fallback else centre_nearest(locations, rgb.shape)
-        enc = face_recognition.face_encodings(rgb, known_face_locations=[loc])[0]
-        cache[rel(path)] = (enc.astype(np.float64), time.perf_counter() - t0, fallback)
-        if (i + 1) % 200 == 0:
-            save_cache(cache)
-    if todo:
-        save_cache(cache)
-    rows = [cache[rel(p)] for p in paths]
-    return (np.stack([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows]),
-            len(todo))
-
-
-def ours_embeddings(paths: list[Path], pipeline: FacePipeline) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(N, 1024) embeddings, per-image seconds (detect + choose + align + embed), fallback flags."""
-    vectors, seconds, fallback = [], [], []
-    for path in tqdm(paths, desc="facever", unit="img"):
-        rgb = read_image(str(path), pipeline.limits)
-        t0 = time.perf_counter()
-        faces = pipeline.align(rgb, "centre")
-        crop = faces[0].crop if faces else align_face(rgb, centred_landmarks(*rgb.shape[:2]))
-        vectors.append(pipeline.embedder.embed(crop[None])[0])
-        seconds.append(time.perf_counter() - t0)
-        fallback.append(not faces)
-    return np.stack(vectors), np.array(seconds), np.array(fallback)
+    systems = {"dlib": lambda rgb: dlib_one(face_recognition, rgb)}
+    if pipeline is not None:
+        systems["facever"] = lambda rgb: ours_one(pipeline, rgb)
+        ours_one(pipeline, read_image(str(paths[0]), pipeline.limits))  # warm-up: first ORT runs allocate
+    out: dict[str, list[tuple[np.ndarray, float, bool]]] = {name: [] for name in systems}
+    for i, path in enumerate(tqdm(paths, desc="dlib + facever", unit="img")):
+        rgb = read_image(str(path))
+        for name in (list(systems) if i % 2 == 0 else list(systems)[::-1]):
+            t0 = time.perf_counter()
+            vector, fallback = systems[name](rgb)
+            out[name].append((np.asarray(vector, np.float64), time.perf_counter() - t0, fallback))
+    return {name: (np.stack([r[0] for r in rows]), np.array([r[1] for r in rows]), np.array([r[2] for r in rows]))
+            for name, rows in out.items()}
 
 
 def pair_scores(paths: list[Path], vectors: np.ndarray, pairs: PairList, metric: str) -> np.ndarray:
@@ -173,22 +151,18 @@ def main() -> None:
     paths = pairs.unique_paths()
     print(f"{len(pairs)} pairs, {len(paths)} images", flush=True)
 
-    rows = []
-    before = load1()
-    enc, secs, fb, computed = dlib_encodings(paths)
-    rows.append(summarise("dlib face_recognition (HOG + ResNet-29 128-D)", paths, enc, secs, fb, pairs,
-                          "neg_euclidean", (before, load1())))
-    rows[-1]["latency_from_this_run"] = computed
     settings = Settings(threads=args.threads)
-    if not args.no_ours:
-        pipeline = FacePipeline.from_settings(settings)
-        ours_embeddings(paths[:5], pipeline)  # warm-up: first ORT runs allocate
-        before = load1()
-        vec, secs, fb = ours_embeddings(paths, pipeline)
-        rows.append(summarise(f"facever ({settings.embedder}, MTCNN + ResNet20 1024-D)", paths, vec, secs, fb,
-                              pairs, "cosine", (before, load1())))
+    before = load1()
+    results = interleaved(paths, None if args.no_ours else FacePipeline.from_settings(settings))
+    load = (before, load1())
+    rows = [summarise("dlib face_recognition (HOG + ResNet-29 128-D)", paths, *results["dlib"], pairs,
+                      "neg_euclidean", load)]
+    if "facever" in results:
+        rows.append(summarise(f"facever ({settings.embedder}, MTCNN + ResNet20 1024-D)", paths, *results["facever"],
+                              pairs, "cosine", load))
         rows[-1]["accuracy_meaningful"] = settings.embedder != "resnet20-random"
     ratio = (rows[0]["latency"]["p50_ms"] / rows[1]["latency"]["p50_ms"]) if len(rows) > 1 else None
+    per_image = (float(np.median(results["dlib"][1] / results["facever"][1])) if "facever" in results else None)
 
     from importlib.metadata import version
 
@@ -197,6 +171,7 @@ def main() -> None:
         "facever_threads": args.threads, "dlib": version("dlib-bin"),
         "face_recognition": version("face-recognition"), "results": rows,
         "p50_latency_ratio_dlib_over_facever": None if ratio is None else round(ratio, 2),
+        "median_per_image_ratio_dlib_over_facever": None if per_image is None else round(per_image, 2),
     })
     table = "\n".join(
         f"| {r['name']} | {r['metric']} | {100 * r['mean_accuracy']:.2f} ± {100 * r['std_accuracy']:.2f}"
@@ -219,11 +194,10 @@ def main() -> None:
 landmarks + 128-D ResNet, 1 jitter, scored by negative euclidean distance; no face -> whole image as the
 location. facever: the service pipeline (MTCNN, face nearest the centre, align, ONNX crop + flip, batch 1,
 {args.threads} ONNX Runtime thread(s)), no face -> centre crop. Latency per image = detect + (align +) encode
-from the decoded image, one image at a time; decode excluded for both (dlib latencies measured in this run for
-{rows[0]['latency_from_this_run']} of {len(paths)} images, the rest from the encoding cache).
-dlib/facever p50 latency ratio:
-**{'n/a' if ratio is None else f'{ratio:.2f}'}x**. 2 cores, possibly shared with other jobs: the load
-average is recorded around each pass.
+from the decoded image, one image at a time, decode excluded for both. The two run interleaved, image by
+image (which goes first alternates), so machine noise hits both alike. dlib/facever p50 latency ratio:
+**{'n/a' if ratio is None else f'{ratio:.2f}'}x**; median of the per-image ratios:
+**{'n/a' if per_image is None else f'{per_image:.2f}'}x**. The load average is recorded around the run.
 
 {caveat}| system | score | accuracy % | AUC | no-face fallbacks | p50 ms/img | p95 ms/img | load 1m before → after |
 |---|---|---|---|---|---|---|---|

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -121,9 +122,19 @@ COMMANDS = {"teach": cmd_teach, "lfw": cmd_lfw, "overlap": cmd_overlap, "duplica
             "rows": cmd_rows}
 
 
+DISTILL_EXTRA = "pip install -e '.[distill]'"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    COMMANDS[args.command](args)
+    try:
+        COMMANDS[args.command](args)
+    except ModuleNotFoundError as error:
+        if error.name not in {"dlib", "face_recognition_models"}:
+            raise
+        print(f"facever distill: the teacher needs the '{error.name}' package, part of the distill extra: "
+              f"{DISTILL_EXTRA}", file=sys.stderr)
+        return 3
     return 0
 
 

@@ -36,8 +36,8 @@ def models_dir() -> Path:
     """The folder of face-recognition-models' .dat files, found without importing the package (pkg_resources)."""
     spec = importlib.util.find_spec("face_recognition_models")
     if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError(
-            "the teacher needs the distill extra: pip install -e '.[distill]' (dlib-bin, face-recognition-models)")
+        raise ModuleNotFoundError("the teacher needs the distill extra: pip install -e '.[distill]' "
+                                  "(dlib-bin, face-recognition-models)", name="face_recognition_models")
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
