@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,10 @@ from training.config import TrainConfig, load_config  # noqa: E402
 from training.distill.cache import load_teacher_vectors  # noqa: E402
 from training.distill.dataset import UNLABELLED, DistillFaces  # noqa: E402
 from training.distill.overlap import find_overlap  # noqa: E402
+from training.distill.report import section  # noqa: E402
+from training.distill.rows import NO_IAM, NO_RF, NO_TEACHER, NO_UNLABELLED, row_epochs, rows  # noqa: E402
 from training.evaluation.features import Features  # noqa: E402
+from training.face_repro.run import RowResult  # noqa: E402
 from training.train import train  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parents[3] / "training" / "configs"
@@ -78,3 +82,29 @@ def test_training_with_a_teacher_learns_it_and_resumes_exactly(folders: tuple[Pa
         for key, tensor in state[part].items():
             assert torch.equal(tensor, b[part][key]), f"{part}.{key}"
     assert first.losses + resumed.losses == straight.losses
+
+
+def test_rows_cover_the_comparison_and_share_the_step_count(folders: tuple[Path, Path]) -> None:
+    by_key = {r.key: r for r in rows()}
+    assert list(by_key)[0] == "e" and set(by_key) == set("abcdef")
+    assert {NO_TEACHER, NO_UNLABELLED} <= set(by_key["a"].overrides)
+    assert "distill.use_labels=false" in by_key["b"].overrides and "loss.beta=0" in by_key["b"].overrides
+    assert NO_UNLABELLED not in by_key["e"].overrides and NO_UNLABELLED in by_key["f"].overrides
+    assert not {NO_TEACHER, NO_UNLABELLED, NO_RF, NO_IAM} & set(by_key["e"].overrides)  # (e) is the recipe as is
+    labelled, unlabelled = folders
+    extra = (f"data.dir={labelled}", f"distill.unlabelled=[{unlabelled}]")
+    # 7 labelled faces (2 dropped as LFW copies) + 9 unlabelled: the labelled-only rows run 16/7 as many epochs
+    assert row_epochs(by_key["f"], 7.0, extra) == 16.0 and row_epochs(by_key["e"], 7.0, extra) == 7.0
+
+
+def test_the_report_shows_each_row_and_the_teacher(tmp_path: Path) -> None:
+    result = RowResult("e", "(e) KD + CosFace + RF + IAM", [], 6.0, 8, 100, 0.95, 0.01, 0.99, 0.8, 0.1, 0.01, 42.0, "x")
+    label_free = RowResult("b", "(b) KD only, no labels", [], 0.0, 8, 100, 0.9, 0.02, 0.98, 0.7, 0.5, 0.01, 40.0, "y")
+    report = tmp_path / "lfw-teacher.json"
+    report.write_text(json.dumps({"result": {"mean_accuracy": 0.9882, "std_accuracy": 0.0051, "auc": 0.9992,
+                                             "tar_at_far": [{"far": 1e-3, "tar": 0.966}]}}))
+    text = section("facever distill rows", 8, rows(), {"e": result, "b": label_free}, report)
+    assert "| (e) KD + CosFace + RF + IAM | 95.00 ± 1.00 | 0.9900 | 80.00 % | 0.100 | 42 |" in text
+    assert "| (b) KD only, no labels | 90.00 ± 2.00 | 0.9800 | 70.00 % | — | 40 |" in text  # W never trained
+    assert "| 98.82 ± 0.51 | 0.9992 | 96.60 % |" in text
+    assert text.count("Not run yet") == 1 and "(a) CosFace + RF + IAM" in text.split("Not run yet")[1]
