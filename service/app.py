@@ -22,7 +22,7 @@ from service.vision.pipeline import FacePipeline
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or Settings.load()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,7 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     install_error_handlers(app)
-    metrics.install(app)
+    metrics.install(app, protected=settings.metrics_auth)
     app.include_router(health.router, tags=["health"])
     app.include_router(verify.router, tags=["verify"])
     app.include_router(identify.router, tags=["identify"])
