@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from service.api import metrics
 from service.api.errors import install_error_handlers
@@ -41,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             engine.dispose()
 
-    app = FastAPI(
+    # the docs pages load Swagger UI and ReDoc from the service, so they work without internet access
+    app = FastAPIOffline(
         title="facever",
         version="0.1.0",
         summary="Face verification and identification",
@@ -55,6 +58,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response = await call_next(request)
         response.headers["X-Request-ID"] = request.state.request_id
         return response
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("docs")  # relative: stays under a proxy's path prefix
 
     install_error_handlers(app)
     metrics.install(app, protected=settings.metrics_auth)
