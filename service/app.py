@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -20,7 +21,10 @@ from service.config import Settings
 from service.db.engine import make_engine, session_factory
 from service.db.migrate import ensure_migrated
 from service.gallery.gallery import Gallery
+from service.gallery.other_models import other_model_warning
 from service.vision.pipeline import FacePipeline
+
+log = logging.getLogger("facever.gallery")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,6 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # nothing is served yet: the first build may use every core this process may run on
             await run_in_threadpool(gallery.rebuild, len(os.sched_getaffinity(0)))
             app.state.gallery = gallery
+            if warning := await run_in_threadpool(other_model_warning, app.state.sessions, settings.embedder):
+                log.warning(warning)  # after a model switch the gallery looks empty: say why
             yield
         finally:
             engine.dispose()
