@@ -2,7 +2,8 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EMBEDDER ?= resnet20q-cosface-rf-iam
+# the embedder `make serve` uses: EMBEDDER=NAME on the command line, else FACEVER_EMBEDDER, else the default
+EMBEDDER ?= $(or $(FACEVER_EMBEDDER),resnet20q-cosface-rf-iam)
 
 .PHONY: install install-dev test serve models placeholder-model bench clean
 
@@ -33,8 +34,9 @@ models/resnet20-random/model.onnx: | $(VENV)/.dev
 
 placeholder-model: models/resnet20-random/model.onnx
 
-# The embedded default: SQLite in data/, in-process FAISS, the models in models/.
-serve: $(VENV)/.service models/$(EMBEDDER)/model.onnx
+# The embedded default: SQLite in data/, in-process FAISS, the models in models/ (or FACEVER_MODELS_DIR).
+# HOST and PORT choose where it listens.
+serve: $(VENV)/.service $(or $(FACEVER_MODELS_DIR),models)/$(EMBEDDER)/model.onnx
 	FACEVER_EMBEDDER=$(EMBEDDER) $(VENV)/bin/facever serve --host $${HOST:-127.0.0.1} --port $${PORT:-8000}
 
 # Regenerate the committed MTCNN ONNX files from the weights inside the facenet-pytorch wheel.

@@ -20,7 +20,7 @@ def missing_files(settings: Settings) -> list[Path]:
 
 
 def main() -> int:
-    settings = Settings()
+    settings = Settings.load()  # exits 2 on refused settings, e.g. an example API key
     missing = missing_files(settings)
     if not missing:
         return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -9,6 +10,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse
+from fastapi_offline import FastAPIOffline
 
 from service.api import metrics
 from service.api.errors import install_error_handlers
@@ -18,11 +21,14 @@ from service.config import Settings
 from service.db.engine import make_engine, session_factory
 from service.db.migrate import ensure_migrated
 from service.gallery.gallery import Gallery
+from service.gallery.other_models import other_model_warning
 from service.vision.pipeline import FacePipeline
+
+log = logging.getLogger("facever.gallery")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or Settings.load()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,11 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # nothing is served yet: the first build may use every core this process may run on
             await run_in_threadpool(gallery.rebuild, len(os.sched_getaffinity(0)))
             app.state.gallery = gallery
+            if warning := await run_in_threadpool(other_model_warning, app.state.sessions, settings.embedder):
+                log.warning(warning)  # after a model switch the gallery looks empty: say why
             yield
         finally:
             engine.dispose()
 
-    app = FastAPI(
+    # the docs pages load Swagger UI and ReDoc from the service, so they work without internet access
+    app = FastAPIOffline(
         title="facever",
         version="0.1.0",
         summary="Face verification and identification",
@@ -56,8 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Request-ID"] = request.state.request_id
         return response
 
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("docs")  # relative: stays under a proxy's path prefix
+
     install_error_handlers(app)
-    metrics.install(app)
+    metrics.install(app, protected=settings.metrics_auth)
     app.include_router(health.router, tags=["health"])
     app.include_router(verify.router, tags=["verify"])
     app.include_router(identify.router, tags=["identify"])

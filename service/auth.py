@@ -7,8 +7,6 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
-
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,11 +15,10 @@ from service.config import Settings
 from service.db.engine import write_session
 from service.db.models import ApiKey
 from service.errors import ErrorCode, FaceverError
+from service.key_rules import ROLES, parse_key_list
 
 log = logging.getLogger("facever.auth")
 
-Role = Literal["admin", "client"]
-ROLES: tuple[Role, ...] = ("admin", "client")
 _KEY_PREFIX = "fv_"
 _SHOWN_CHARS = 8  # of the key, kept in clear so people can tell their keys apart
 
@@ -79,17 +76,6 @@ def role_of(session: Session, key: str) -> str | None:
     """The role of a valid, unrevoked key; None otherwise."""
     row = session.execute(select(ApiKey.role, ApiKey.revoked).where(ApiKey.key_hash == hash_key(key))).first()
     return None if row is None or row.revoked else row.role
-
-
-def parse_key_list(text: str) -> list[tuple[str, str]]:
-    """FACEVER_API_KEYS "admin:k1,client:k2" -> [(role, key)]; a malformed entry is a ValueError."""
-    pairs = []
-    for entry in filter(None, (item.strip() for item in text.split(","))):
-        role, _, key = entry.partition(":")
-        if role not in ROLES or len(key) < 8:
-            raise ValueError(f"FACEVER_API_KEYS entries are role:key with a role in {ROLES} and a key of 8+ chars")
-        pairs.append((role, key))
-    return pairs
 
 
 def bootstrap_keys(factory: sessionmaker[Session], settings: Settings) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from service.key_rules import parse_key_list
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -17,7 +20,8 @@ IndexKind = Literal["flat", "ivf", "hnsw", "hnsw-pca", "sq8"]
 class Settings(BaseSettings):
     """All knobs in one place; every field maps to FACEVER_<FIELD> (upper case)."""
 
-    model_config = SettingsConfigDict(env_prefix="FACEVER_", env_file=None, extra="ignore")
+    # hide_input_in_errors: a refused FACEVER_API_KEYS must not be echoed into a log
+    model_config = SettingsConfigDict(env_prefix="FACEVER_", env_file=None, extra="ignore", hide_input_in_errors=True)
 
     # models
     models_dir: Path = REPO_ROOT / "models"
@@ -67,8 +71,26 @@ class Settings(BaseSettings):
     # auth: X-API-Key with roles admin | client; stored hashed
     auth: bool = Field(True, description="FACEVER_AUTH=off disables API keys (local experiments only)")
     api_keys: str = Field(
-        "", repr=False, description="comma-separated role:key pairs registered at start, e.g. admin:s3cret,client:k2"
+        "", repr=False, description="comma-separated role:key pairs registered at start (keys of 16+ characters)"
     )
+    metrics_auth: bool = Field(True, description="GET /metrics needs an API key (any role); off for open scrapes")
+
+    @field_validator("api_keys")
+    @classmethod
+    def _no_weak_keys(cls, value: str) -> str:
+        parse_key_list(value)  # refuses example and short keys at start, before anything is served
+        return value
+
+    @classmethod
+    def load(cls) -> Settings:
+        """Settings from the environment; a refused value exits (code 2) with one readable line per problem."""
+        try:
+            return cls()
+        except ValidationError as error:
+            problems = "".join(f"\n  FACEVER_{'_'.join(map(str, e['loc'])).upper()}: "
+                               f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors())
+            print(f"facever: cannot start, settings refused:{problems}", file=sys.stderr)
+            raise SystemExit(2) from None
 
     @property
     def detector_dir(self) -> Path:

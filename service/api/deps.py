@@ -8,10 +8,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.auth import Role, role_of
+from service.auth import role_of
 from service.config import Settings
 from service.errors import ErrorCode, FaceverError
 from service.gallery.gallery import Gallery
+from service.key_rules import Role
 from service.vision.pipeline import FacePipeline
 
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key; role admin or client")

@@ -23,6 +23,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from service.api.deps import client
+
 _REQUESTS = Counter("facever_http_requests", "HTTP requests answered", ["method", "route", "status"])
 _LATENCY = Histogram(
     "facever_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
@@ -43,8 +45,12 @@ def _route_of(request: Request) -> str:
     return getattr(route, "path", None) or "unmatched"
 
 
-def install(app: FastAPI) -> None:
-    """Count every request and serve GET /metrics (unauthenticated, like the probes)."""
+def install(app: FastAPI, protected: bool = True) -> None:
+    """Count every request and serve GET /metrics, behind an API key of any role when `protected`.
+
+    Route names and gallery size tell an outsider about the deployment, so the default asks for a key
+    (FACEVER_METRICS_AUTH=off opens it for a scraper on a private network).
+    """
 
     @app.middleware("http")
     async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -59,7 +65,7 @@ def install(app: FastAPI) -> None:
             _LATENCY.labels(request.method, route).observe(time.perf_counter() - start)
             _REQUESTS.labels(request.method, route, str(status)).inc()
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get("/metrics", include_in_schema=False, dependencies=[client] if protected else [])
     def metrics(request: Request) -> Response:
         gallery = getattr(request.app.state, "gallery", None)
         if gallery is not None:

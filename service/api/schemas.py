@@ -90,6 +90,9 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     ready: bool
     checks: dict[str, bool]
+    warnings: list[str] = Field(
+        default_factory=list, description="what needs an operator without stopping service, e.g. faces to re-embed"
+    )
 
 
 class IdentityCreate(_Params):

@@ -18,14 +18,25 @@ MULTIPART = "multipart/form-data"
 _DATA_URL = re.compile(r"data:[^,]*;base64,", re.IGNORECASE)
 
 
-async def read_body(request: Request, image_fields: tuple[str, ...], max_image_bytes: int) -> dict[str, Any]:
+async def read_body(
+    request: Request, image_fields: tuple[str, ...], max_image_bytes: int, max_images: int | None = None
+) -> dict[str, Any]:
     """The request's fields as a dict; image fields hold raw bytes (multipart files or base64 strings).
 
-    Bytes are capped while reading, so an oversized upload is refused without holding it in memory.
+    `max_images` is how many images the route takes at most (default: one per image field); the whole body may
+    hold that many images of the per-image limit. Bytes are capped while reading, so an oversized upload is
+    refused without holding it in memory.
     """
+    images = max_images or max(len(image_fields), 1)
+    request_limit = int(max_image_bytes * images * 4 / 3) + 65536  # base64 inflates by 4/3; 64 KiB for the rest
     declared = int(request.headers.get("content-length") or 0)
-    if declared > max_image_bytes * max(len(image_fields), 1) * 4 / 3 + 65536:  # base64 inflates by 4/3
-        raise FaceverError(ErrorCode.image_too_large, "the request body is too large", limit=max_image_bytes)
+    if declared > request_limit:
+        raise FaceverError(
+            ErrorCode.image_too_large,
+            f"the request body ({declared} bytes) is larger than this route's request limit of {request_limit} bytes "
+            f"({images} image(s) of at most {max_image_bytes} bytes each, FACEVER_MAX_IMAGE_BYTES)",
+            limit=request_limit, image_limit=max_image_bytes, max_images=images,
+        )
     if request.query_params:  # read nowhere: refused rather than silently ignored
         name = next(iter(request.query_params))
         raise FaceverError(ErrorCode.unexpected_field, f"{name!r} was sent in the query string; this route reads "
@@ -90,4 +101,5 @@ def _decode_base64(name: str, value: Any, limit: int) -> bytes | list[bytes]:
 
 def _check_size(name: str, data: bytes, limit: int) -> None:
     if len(data) > limit:
-        raise FaceverError(ErrorCode.image_too_large, f"{name!r} is larger than {limit} bytes", field=name, limit=limit)
+        raise FaceverError(ErrorCode.image_too_large, f"an image in {name!r} is larger than the per-image limit of "
+                           f"{limit} bytes (FACEVER_MAX_IMAGE_BYTES)", field=name, limit=limit)

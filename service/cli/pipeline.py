@@ -12,6 +12,7 @@ import typer
 
 from service.api.schemas import FaceOut
 from service.cli.common import EmbedderOpt, ImageArg, PolicyOpt, app, fail, settings_with
+from service.config import Settings
 from service.errors import ErrorCode, FaceverError
 
 
@@ -85,6 +86,8 @@ def serve(
 ) -> None:
     """Start the REST API (settings from FACEVER_* variables)."""
     import uvicorn
+
+    Settings.load()  # refused settings (e.g. an example API key) stop here, in one readable message
 
     uvicorn.run("service.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_config=_log_config())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib
 import json
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated
@@ -16,20 +18,27 @@ from service.config import Settings
 from service.errors import FaceverError
 
 TRAIN_EXTRA = "pip install -e '.[train]'"
+# evaluating an installed ONNX model needs no torch: only the metrics' and the ROC plot's packages
+EVALUATE_PACKAGES = f"pip install scikit-learn matplotlib (or the whole training extra: {TRAIN_EXTRA})"
 PassThrough = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@contextmanager
+def _missing_package_exits(what: str, install: str = f"part of the training extra: {TRAIN_EXTRA}") -> Iterator[None]:
+    """A third-party package missing inside the block exits with code 3 and how to install it."""
+    try:
+        yield
+    except ModuleNotFoundError as error:
+        if (error.name or "").partition(".")[0] in {"training", "service"}:
+            raise  # our own code is broken: show the traceback
+        typer.echo(f"facever: {what} needs the '{error.name}' package: {install}", err=True)
+        raise typer.Exit(code=3) from error
 
 
 def _training(module: str) -> ModuleType:
     """Import a training module lazily; a missing third-party package exits with how to install the extra."""
-    try:
+    with _missing_package_exits(module):
         return importlib.import_module(module)
-    except ModuleNotFoundError as error:
-        if (error.name or "").partition(".")[0] in {"training", "service"}:
-            raise  # our own code is broken: show the traceback
-        typer.echo(
-            f"facever: {module} needs the '{error.name}' package, part of the training extra: {TRAIN_EXTRA}", err=True
-        )
-        raise typer.Exit(code=3) from error
 
 
 @app.command()
@@ -56,7 +65,9 @@ def prepare(ctx: typer.Context) -> None:
 @app.command(context_settings=PassThrough, add_help_option=False)
 def evaluate(ctx: typer.Context) -> None:
     """LFW / pair-list evaluation of an installed model: lfw|pairs [--embedder NAME] (--help for more)."""
-    raise typer.Exit(_training("training.evaluation.cli").main(ctx.args))
+    with _missing_package_exits("facever evaluate", EVALUATE_PACKAGES):
+        code = _training("training.evaluation.cli").main(ctx.args)
+    raise typer.Exit(code)
 
 
 @app.command(context_settings=PassThrough, add_help_option=False)

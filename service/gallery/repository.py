@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.orm import Session, defer
 
 from service.db.models import ChangeLog, Face, Identity
@@ -291,18 +291,33 @@ def identities_by_id(session: Session, identity_ids: Sequence[int]) -> dict[int,
 
 def faces_to_reembed(session: Session, embedder: str, after_id: int = 0, limit: int = 256) -> list[Face]:
     """Faces of other embedders that kept their crop and have no `embedder` twin (same identity and image), by id."""
-    from sqlalchemy.orm import aliased  # here, not at the top: this section of the module is append-only
-
-    twin = aliased(Face)
-    has_twin = (
-        select(twin.id)
-        .where(twin.identity_id == Face.identity_id, twin.image_sha256 == Face.image_sha256, twin.embedder == embedder)
-        .exists()
-    )
     statement = (
         select(Face)
-        .where(Face.embedder != embedder, Face.crop_jpeg.is_not(None), Face.id > after_id, ~has_twin)
+        .where(Face.embedder != embedder, Face.crop_jpeg.is_not(None), Face.id > after_id, ~_has_twin(embedder))
         .order_by(Face.id)
         .limit(limit)
     )
     return list(session.scalars(statement))
+
+
+def _has_twin(embedder: str) -> ColumnElement[bool]:
+    """EXISTS: the outer Face row has an `embedder` face of the same identity and image."""
+    from sqlalchemy.orm import aliased  # here, not at the top: this section of the module is append-only
+
+    twin = aliased(Face)
+    return (
+        select(twin.id)
+        .where(twin.identity_id == Face.identity_id, twin.image_sha256 == Face.image_sha256, twin.embedder == embedder)
+        .exists()
+    )
+
+
+def faces_missing_from(session: Session, embedder: str) -> dict[str, int]:
+    """Faces that `embedder`'s searches cannot see (other embedders', no `embedder` twin), counted per embedder."""
+    statement = (
+        select(Face.embedder, func.count())
+        .where(Face.embedder != embedder, ~_has_twin(embedder))
+        .group_by(Face.embedder)
+        .order_by(Face.embedder)
+    )
+    return {name: count for name, count in session.execute(statement)}

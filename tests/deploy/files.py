@@ -41,3 +41,19 @@ def native_path(image_path: str) -> str:
 
 def compose_services() -> dict[str, dict]:
     return yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+
+
+def interpolated_compose(env: dict[str, str]) -> dict:
+    """The compose file with its ${VAR}, ${VAR:-default} and ${VAR:?error} filled from `env` as compose does;
+    a required variable that is unset or empty is a KeyError naming it."""
+
+    def fill(match: re.Match[str]) -> str:
+        name, op, arg = match.group(1), match.group(2) or "", match.group(3) or ""
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise KeyError(f"{name}: {arg}")
+        return arg if op == ":-" else ""
+
+    text = re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", fill, COMPOSE_FILE.read_text())
+    return yaml.safe_load(text.replace("$$", "$"))

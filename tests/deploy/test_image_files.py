@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 
-from tests.deploy.files import ENTRYPOINT, IMAGE_ROOT, compose_services, last, native_path
+from service.config import REPO_ROOT
+from tests.deploy.files import ENTRYPOINT, IMAGE_ROOT, compose_services, interpolated_compose, last, native_path
+
+ENV_DIR = REPO_ROOT / "docker"
 
 
 def test_image_runs_the_entrypoint_script_as_a_non_root_user():
@@ -30,3 +33,21 @@ def test_gpu_profile_reserves_a_gpu():
     assert gpu["profiles"] == ["gpu"]
     assert gpu["build"]["args"] == {"VARIANT": "gpu"}
     assert gpu["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+
+
+def test_compose_starts_without_a_dot_env_and_publishes_on_loopback_only():
+    services = interpolated_compose({})["services"]  # no .env, nothing exported: the README's `docker compose up`
+    assert services["api"]["ports"] == ["127.0.0.1:8000:8000"]
+    for env_file in services["api"]["env_file"]:
+        assert (REPO_ROOT / env_file).is_file()  # compose stops on a missing env_file
+
+
+def test_compose_publishes_on_every_interface_only_when_asked():
+    services = interpolated_compose({"API_HOST": "0.0.0.0", "API_PORTS": "8000-8002"})["services"]
+    assert services["api"]["ports"] == ["0.0.0.0:8000-8002:8000"]
+
+
+def test_the_env_files_ship_no_api_key_that_could_be_kept_as_is():
+    for name in ("env.example", "facever.env"):
+        lines = (ENV_DIR / name).read_text().splitlines()
+        assert not [line for line in lines if line.startswith("FACEVER_API_KEYS=")], name

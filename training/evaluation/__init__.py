@@ -1,25 +1,34 @@
-"""Evaluation protocols (LFW 10-fold, generic pair lists, TAR@FAR, rank-1) and feature extraction for them."""
+"""Evaluation protocols (LFW 10-fold, generic pair lists, TAR@FAR, rank-1) and feature extraction for them.
 
-from training.evaluation.crop_cache import AlignedSet, cache_file, load_crops, save_crops
-from training.evaluation.features import EmbedCrops, Features, align_images, embed_aligned, embed_images
-from training.evaluation.identification import GalleryProbeSplit, IdentificationResult, gallery_probe_split, rank1
-from training.evaluation.pairs import PairList, lfw_pairs, read_pair_list
-from training.evaluation.protocol import PairReport, pair_report, present_pairs, summary, verify_pairs
-from training.evaluation.roc_plot import plot_roc
-from training.evaluation.verification import (
-    Roc,
-    TarAtFar,
-    Threshold,
-    VerificationResult,
-    best_threshold,
-    tar_at_far,
-    verify_folds,
-)
+Names load from their modules on first use (PEP 562): importing a light part, such as the pair lists or the
+`facever evaluate` parser, does not pull in scikit-learn or matplotlib, and no part of evaluation needs torch
+(`torch_embed`, for torch networks, is imported by name only by the training code that uses it).
+"""
 
-__all__ = [
-    "AlignedSet", "EmbedCrops", "Features", "GalleryProbeSplit", "IdentificationResult", "PairList", "PairReport",
-    "Roc", "TarAtFar", "Threshold", "VerificationResult", "align_images", "best_threshold", "cache_file",
-    "embed_aligned", "embed_images", "gallery_probe_split", "lfw_pairs", "load_crops", "pair_report",
-    "plot_roc", "present_pairs", "rank1", "read_pair_list", "save_crops", "summary", "tar_at_far",
-    "verify_folds", "verify_pairs",
-]
+from __future__ import annotations
+
+import importlib
+
+_MODULE_OF = {
+    **dict.fromkeys(("AlignedSet", "cache_file", "load_crops", "save_crops"), "crop_cache"),
+    **dict.fromkeys(("EmbedCrops", "Features", "align_images", "embed_aligned", "embed_images"), "features"),
+    **dict.fromkeys(("GalleryProbeSplit", "IdentificationResult", "gallery_probe_split", "rank1"), "identification"),
+    **dict.fromkeys(("PairList", "lfw_pairs", "read_pair_list"), "pairs"),
+    **dict.fromkeys(("PairReport", "pair_report", "present_pairs", "summary", "verify_pairs"), "protocol"),
+    "plot_roc": "roc_plot",
+    **dict.fromkeys(
+        ("Roc", "TarAtFar", "Threshold", "VerificationResult", "best_threshold", "tar_at_far", "verify_folds"),
+        "verification",
+    ),
+}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> object:
+    """Import the module that defines `name` the first time it is asked for."""
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+    globals()[name] = value
+    return value

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from service.config import REPO_ROOT, Settings
-from service.vision.pipeline import FacePipeline
-from training.evaluation.features import embed_images
 from training.evaluation.pairs import PairList, lfw_pairs, read_pair_list
-from training.evaluation.protocol import PairReport, pair_report, present_pairs, summary
-from training.evaluation.roc_plot import plot_roc
+
+if TYPE_CHECKING:
+    from training.evaluation.protocol import PairReport
 
 DEFAULT_LFW = REPO_ROOT.parent / "shared" / "data" / "lfw"
 DEFAULT_CACHE = REPO_ROOT / ".cache" / "evaluation"
@@ -44,6 +44,12 @@ def load_pairs(args: argparse.Namespace) -> tuple[str, PairList]:
 
 def run(args: argparse.Namespace) -> PairReport:
     """Evaluate the pair list the arguments name; writes <out>/<dataset>-<model>.json and -roc.png."""
+    # imported here, not above: `--help` needs neither the model runtime nor scikit-learn or matplotlib
+    from service.vision.pipeline import FacePipeline
+    from training.evaluation.features import embed_images
+    from training.evaluation.protocol import pair_report, present_pairs
+    from training.evaluation.roc_plot import plot_roc
+
     dataset, listed = load_pairs(args)
     if args.pairs:
         listed = listed.first_per_fold(args.pairs, args.folds)
@@ -63,6 +69,9 @@ def run(args: argparse.Namespace) -> PairReport:
 
 
 def main(argv: list[str] | None = None) -> int:
-    report = run(build_parser().parse_args(argv))
-    print(summary(report))
+    """Parse the arguments (`--help` exits here), evaluate, print the summary."""
+    args = build_parser().parse_args(argv)
+    from training.evaluation.protocol import summary
+
+    print(summary(run(args)))
     return 0

@@ -34,7 +34,7 @@ FaceId = Annotated[int, Path(ge=1, le=MAX_ID)]
                          "per-image results in details.results.")
 async def enrol(identity_id: IdentityId, request: Request) -> JSONResponse:
     pipeline = deps.pipeline_of(request)
-    body = await read_body(request, (IMAGES,), pipeline.limits.max_bytes)
+    body = await read_body(request, (IMAGES,), pipeline.limits.max_bytes, MAX_IMAGES)
     images = body.pop(IMAGES, None)
     images = [images] if isinstance(images, bytes) else images
     if not images or not all(isinstance(item, bytes) for item in images):

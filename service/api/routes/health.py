@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.api.routes import API_PREFIX
 from service.api.schemas import Health, Readiness
+from service.gallery.other_models import other_model_warning
 
 router = APIRouter(prefix=API_PREFIX)
 
@@ -27,8 +28,18 @@ def ready(request: Request):
         "models": getattr(state, "pipeline", None) is not None,
         "index": getattr(state, "gallery", None) is not None,
     }
-    result = Readiness(ready=all(checks.values()), checks=checks)
+    warning = _other_model_warning(request) if checks["database"] and checks["index"] else None
+    result = Readiness(ready=all(checks.values()), checks=checks, warnings=[warning] if warning else [])
     return result if result.ready else JSONResponse(result.model_dump(), status_code=503)
+
+
+def _other_model_warning(request: Request) -> str | None:
+    """Faces the active model cannot search (stored by another), asked of SQL on every probe so that a
+    `facever reembed` run while serving clears it."""
+    try:
+        return other_model_warning(request.app.state.sessions, request.app.state.gallery.embedder)
+    except SQLAlchemyError:  # the database went away between the checks: the next probe says so
+        return None
 
 
 def _database_ok(request: Request) -> bool:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +14,7 @@ from sqlalchemy import select
 
 from service import auth
 from service.app import create_app
+from service.config import REPO_ROOT
 from service.db.engine import write_session
 from service.db.models import ApiKey
 from tests.service.api.conftest import ADMIN_KEY
@@ -78,7 +82,20 @@ def test_auth_off_admits_everyone(service_settings, tmp_path):
         assert client.post("/v1/identities", json={"name": "Open"}).status_code == 201
 
 
-@pytest.mark.parametrize("text", ["admin", "root:abcdefgh", "client:short"])
-def test_malformed_key_list_is_refused(text):
+@pytest.mark.parametrize("text", ["admin", "root:abcdefghijklmnop", "client:short", "client:fifteen-chars-x",
+                                  "admin:change-me-too", "admin:CHANGE-ME", "client:k2"])
+def test_malformed_short_or_example_keys_are_refused(text):
     with pytest.raises(ValueError):
         auth.parse_key_list(text)
+
+
+def test_serve_refuses_an_example_key_at_start_without_echoing_it(tmp_path):
+    database = tmp_path / "never.db"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("FACEVER_")}
+    env |= {"FACEVER_API_KEYS": "admin:change-me-too", "FACEVER_DATABASE_URL": f"sqlite:///{database}"}
+    done = subprocess.run([sys.executable, "-c", "from service.cli import app; app()", "serve"], cwd=REPO_ROOT,
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "FACEVER_API_KEYS: entry 1 (admin) is an example key" in done.stderr
+    assert "change-me-too" not in done.stderr + done.stdout
+    assert not database.exists()  # refused before anything was opened
