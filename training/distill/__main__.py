@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     dup.add_argument("--images", type=int, default=500, help="LFW images re-encoded as training-like copies")
     table = sub.add_parser("rows", parents=[common], help="train and score the distillation rows (a)-(f)")
     table.add_argument("--rows", nargs="*", help="row keys to run (default: all, in the order of rows.py)")
-    table.add_argument("--epochs", type=float, default=8.0, help="epochs over the whole set (default 8)")
+    table.add_argument("--epochs", type=float, default=7.0, help="epochs over the whole set (default 7)")
     table.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override the recipe for every row (repeatable)")
     table.add_argument("--out-dir", type=Path, default=Path("runs/distill"))
