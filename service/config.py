@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     # model card's README). Lower it to find smaller faces (crowds, CCTV) at that cost.
     min_face_size: int = Field(40, ge=8)
     detector_thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
-    detector_max_side: int = Field(1024, ge=64, description="longer sides are downscaled for detection")
+    detector_max_side: int = Field(
+        1024, ge=64, description="longer sides are downscaled towards this for detection, by min_face_size/12 at most"
+    )
     face_policy: FacePolicy = "largest"
 
     # gallery storage: SQL is the source of truth, the FAISS index a cache rebuilt from it

@@ -152,7 +152,7 @@ def normalise(pixels: np.ndarray) -> np.ndarray:
     return ((pixels - np.float32(127.5)) * np.float32(0.0078125)).astype(np.float32)
 
 
-def pyramid_scales(h: int, w: int, min_face_size: int, factor: float) -> list[float]:
+def pyramid_scales(h: int, w: int, min_face_size: float, factor: float) -> list[float]:
     """Scales at which a 12-px P-Net window covers faces from min_face_size up to the image side."""
     scale = 12.0 / min_face_size
     side = min(h, w) * scale

@@ -164,9 +164,10 @@ def test_large_image_is_downscaled_and_mapped_back(
     assert len(small) == 1
     seen: list[tuple[int, ...]] = []
     cascade = detector._cascade
-    monkeypatch.setattr(detector, "_cascade", lambda img: (seen.append(img.shape), cascade(img))[1])
+    monkeypatch.setattr(detector, "_cascade", lambda img, min_face: (seen.append(img.shape), cascade(img, min_face))[1])
     big = detector.detect(cv2.resize(rgb, (2500, 2500), interpolation=cv2.INTER_LINEAR))
-    assert seen == [(1024, 1024, 3)]  # detection ran on the max_side copy
+    # detection ran on a smaller copy: towards max_side (1024), but a MIN_FACE face keeps 12 px
+    assert seen == [(1500, 1500, 3)]
     assert len(big) == 1
     assert iou(big[0].box / 10, small[0].box) >= 0.9
     assert np.abs(big[0].landmarks / 10 - small[0].landmarks).max() <= 4.0
