@@ -4,6 +4,8 @@ The three nets are facenet-pytorch's pretrained P-/R-/O-Net exported to ONNX by
 `python -m training.export.mtcnn`. The cascade follows facenet-pytorch's `detect_face` step for step
 (same pyramid, thresholds, regressions, NMS kinds and area resampling), so detections match it to
 within float rounding; the parity test in tests/service/vision/test_detector.py holds us to that.
+One deliberate difference: an R-/O-Net crop that runs past the image border is zero-padded, as in
+the original MTCNN, where facenet-pytorch stretches the clipped part (see `mtcnn_ops.crop_batch`).
 This module imports neither torch nor anything from `training`.
 """
 
