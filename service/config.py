@@ -42,7 +42,9 @@ class Settings(BaseSettings):
     # model card's README). Lower it to find smaller faces (crowds, CCTV) at that cost.
     min_face_size: int = Field(40, ge=8)
     detector_thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
-    detector_max_side: int = Field(1024, ge=64, description="longer sides are downscaled for detection")
+    detector_max_side: int = Field(
+        1024, ge=64, description="longer sides are downscaled towards this for detection, by min_face_size/12 at most"
+    )
     face_policy: FacePolicy = "largest"
 
     # gallery storage: SQL is the source of truth, the FAISS index a cache rebuilt from it
@@ -63,9 +65,9 @@ class Settings(BaseSettings):
         0.5, ge=0, description="seconds between change-log polls before a search"
     )
 
-    # enrolment: faces a gallery should not learn from are refused per image
-    min_enrol_face_size: int = Field(40, ge=8, description="shorter box side, in pixels, of an enrolled face")
-    min_enrol_detection_score: float = Field(0.9, ge=0, le=1, description="lowest detection score to enrol")
+    # the quality gate of every route (enrolment, identify, verify): faces a request may use
+    min_enrol_face_size: int = Field(40, ge=8, description="shorter box side, in pixels, of a face any route uses")
+    min_enrol_detection_score: float = Field(0.9, ge=0, le=1, description="lowest detection score a route uses")
     store_crops: bool = Field(True, description="keep each enrolled face's aligned crop (JPEG) for re-embedding")
 
     # auth: X-API-Key with roles admin | client; stored hashed

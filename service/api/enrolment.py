@@ -15,7 +15,7 @@ from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 from service.gallery.gallery import Gallery
 from service.gallery.repository import NewFace
-from service.vision.detector import DetectedFace
+from service.vision.face_choice import choose_faces
 from service.vision.pipeline import AlignedFace, FacePipeline
 
 _CROP_QUALITY = 90  # a 112x96 crop is ~4 KB at this quality and re-embeds without visible loss
@@ -41,7 +41,7 @@ def enrol_images(
     """
     with gallery.session_factory() as session:  # an unknown identity is a 404 before any pipeline work
         repository.get_identity(session, identity_id)
-    checked = [_check(pipeline, settings, data, pick_largest) for data in images]
+    checked = [_check(pipeline, data, pick_largest) for data in images]
     accepted = [item for item in checked if item.aligned is not None]
     vectors = pipeline.embedder.embed(np.stack([item.aligned.crop for item in accepted])) if accepted else []
     new_faces = [_new_face(item, vector, settings.store_crops) for item, vector in zip(accepted, vectors)]
@@ -64,35 +64,20 @@ def enrol_images(
     return results
 
 
-def _check(pipeline: FacePipeline, settings: Settings, data: bytes, pick_largest: bool) -> _Checked:
+def _check(pipeline: FacePipeline, data: bytes, pick_largest: bool) -> _Checked:
+    """The face an image enrols: the largest that passes the quality gate, the rule every route applies."""
     sha = hashlib.sha256(data).hexdigest()
     try:
-        faces = pipeline.align(pipeline.decode(data), "all")
-    except FaceverError as error:  # invalid_image, image_too_large, unsupported_format
+        rgb = pipeline.decode(data)
+        # tiny or doubtful background faces are common in real photos; only good faces count as "several"
+        good = pipeline.usable_faces(rgb)
+    except FaceverError as error:  # invalid_image, image_too_large, unsupported_format, no_face, the gate's codes
         return _Checked(sha, reason=error.code, message=error.message)
-    if not faces:
-        return _Checked(sha, reason=ErrorCode.no_face, message="no face was found in the image")
-    # tiny or doubtful background faces are common in real photos; only good faces count as "several"
-    good = [item for item in faces if _problem(item.face, settings) is None]
-    if not good:
-        largest = max(faces, key=lambda item: item.face.area)
-        code, message = _problem(largest.face, settings)  # type: ignore[misc]
-        return _Checked(sha, reason=code, message=message)
     if len(good) > 1 and not pick_largest:
         return _Checked(sha, reason=ErrorCode.multiple_faces,
                         message=f"{len(good)} faces were found; send pick_largest=true to enrol the largest")
-    return _Checked(sha, aligned=max(good, key=lambda item: item.face.area))
-
-
-def _problem(face: DetectedFace, settings: Settings) -> tuple[ErrorCode, str] | None:
-    x1, y1, x2, y2 = (float(v) for v in face.box)
-    side = min(x2 - x1, y2 - y1)
-    if side < settings.min_enrol_face_size:
-        return ErrorCode.face_too_small, f"the face is {side:.0f} px, less than {settings.min_enrol_face_size} px"
-    if face.score < settings.min_enrol_detection_score:
-        return ErrorCode.low_detection_score, (
-            f"detection score {face.score:.3f} is below {settings.min_enrol_detection_score}")
-    return None
+    (face,) = choose_faces(good, "largest", rgb.shape)
+    return _Checked(sha, aligned=AlignedFace.of(rgb, face))
 
 
 def _new_face(item: _Checked, vector: np.ndarray, store_crop: bool) -> NewFace:

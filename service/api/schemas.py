@@ -38,11 +38,15 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+FACE_POLICY_DOC = ("which face the image's answer is about, among the faces that pass the quality gate "
+                   "(FACEVER_MIN_ENROL_FACE_SIZE, FACEVER_MIN_ENROL_DETECTION_SCORE)")
+
+
 class VerifyParams(_Params):
     """Non-image fields of /v1/verify."""
 
     threshold: float | None = Field(None, ge=-1, le=1, description="overrides the model card's threshold")
-    face_policy: Literal["largest", "centre"] = "largest"
+    face_policy: Literal["largest", "centre"] = Field("largest", description=FACE_POLICY_DOC)
     identity_id: Id | None = Field(None, description="compare image_a with this enrolled identity, not image_b")
 
 
@@ -189,7 +193,7 @@ class IdentifyParams(_Params):
 
     top_k: int = Field(5, ge=1, le=100, description="candidates returned per face")
     threshold: float | None = Field(None, ge=-1, le=1, description="overrides the model card's threshold")
-    face_policy: Literal["largest", "centre"] = "largest"
+    face_policy: Literal["largest", "centre"] = Field("largest", description=FACE_POLICY_DOC)
     all_faces: bool = Field(False, description="identify every detected face (the answer then has `faces`)")
 
 

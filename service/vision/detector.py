@@ -4,6 +4,8 @@ The three nets are facenet-pytorch's pretrained P-/R-/O-Net exported to ONNX by
 `python -m training.export.mtcnn`. The cascade follows facenet-pytorch's `detect_face` step for step
 (same pyramid, thresholds, regressions, NMS kinds and area resampling), so detections match it to
 within float rounding; the parity test in tests/service/vision/test_detector.py holds us to that.
+One deliberate difference: an R-/O-Net crop that runs past the image border is zero-padded, as in
+the original MTCNN, where facenet-pytorch stretches the clipped part (see `mtcnn_ops.crop_batch`).
 This module imports neither torch nor anything from `training`.
 """
 
@@ -100,15 +102,16 @@ class MTCNNDetector:
             raise FaceverError(ErrorCode.invalid_image, "detector needs an HxWx3 uint8 RGB array")
         rgb = np.ascontiguousarray(rgb)  # e.g. a BGR->RGB [..., ::-1] view; cv2 needs plain strides
         h, w = rgb.shape[:2]
-        img, sx, sy = rgb, 1.0, 1.0
-        if max(h, w) > self.max_side:
-            # Detect on a smaller copy (cost grows with pixels; faces this large lose nothing),
+        img, sx, sy, min_face = rgb, 1.0, 1.0, float(self.min_face_size)
+        s = self.detection_scale(h, w)
+        if s < 1.0:
+            # Detect on a smaller copy (the integral image and crops cost memory and time per pixel),
             # then scale the results back to the caller's pixels.
-            s = self.max_side / max(h, w)
             nw, nh = max(1, round(w * s)), max(1, round(h * s))
             img = cv2.resize(rgb, (nw, nh), interpolation=cv2.INTER_AREA)
             sx, sy = w / nw, h / nh
-        boxes, scores, points = self._cascade(img)
+            min_face /= max(sx, sy)  # the smallest face, in the copy's pixels (>= about 12)
+        boxes, scores, points = self._cascade(img, min_face)
         scale = np.array([sx, sy], dtype=np.float32)
         boxes = boxes * np.tile(scale, 2)
         points = points * scale
@@ -122,24 +125,33 @@ class MTCNNDetector:
             for i in order
         ]
 
+    def detection_scale(self, h: int, w: int) -> float:
+        """Factor (<= 1) by which an h x w image is shrunk before the cascade.
+
+        The longer side goes towards max_side, but never so far that a min_face_size face falls below
+        the 12 px P-Net cell: a face of the minimum size in the caller's image is always searched for.
+        """
+        return min(1.0, max(self.max_side / max(h, w), _PNET_CELL / self.min_face_size))
+
     # -- the three stages --------------------------------------------------------------------
 
-    def _cascade(self, img: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _cascade(self, img: np.ndarray, min_face: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The cascade on `img`, looking for faces of at least `min_face` of its pixels."""
         # One integral image serves every pyramid level and every crop (all "area" resampling).
         integral = ops.integral_image(img)
-        boxes = self._propose(integral)
+        boxes = self._propose(integral, min_face)
         if len(boxes):
             boxes = self._refine(integral, boxes)
         if len(boxes):
             return self._output(integral, boxes)
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
 
-    def _propose(self, integral: np.ndarray) -> np.ndarray:
-        """P-Net over the pyramid -> squared candidate boxes (N, 4)."""
+    def _propose(self, integral: np.ndarray, min_face: float) -> np.ndarray:
+        """P-Net over the pyramid (faces from min_face px up) -> squared candidate boxes (N, 4)."""
         h, w = integral.shape[0] - 1, integral.shape[1] - 1
         whole = (np.zeros(1, np.int64), np.array([h])), (np.zeros(1, np.int64), np.array([w]))
         found: list[np.ndarray] = []
-        for scale in ops.pyramid_scales(h, w, self.min_face_size, self.factor):
+        for scale in ops.pyramid_scales(h, w, min_face, self.factor):
             level = ops.area_sample(integral, *whole, int(h * scale + 1), int(w * scale + 1))
             x = ops.normalise(level).transpose(0, 3, 1, 2)
             reg, prob = self._pnet.run(["reg", "prob"], {"input": np.ascontiguousarray(x)})

@@ -43,7 +43,9 @@ def area_sample(
 ) -> np.ndarray:
     """Resize K regions [y0:y1, x0:x1] of the image behind `integral` as torch's "area" mode does.
 
-    Returns K x out_h x out_w x C float32. torch's F.interpolate(mode="area") is adaptive average
+    Returns K x out_h x out_w x C float32. A region may run past the image: the part outside reads
+    as zeros (the image zero-padded), so a crop's content does not depend on where the image ends.
+    torch's F.interpolate(mode="area") is adaptive average
     pooling: output cell i averages input rows floor(i*H/h) .. ceil((i+1)*H/h) - 1 with equal
     weights. cv2's INTER_AREA weights partial pixels instead, which moves P-Net scores enough to
     change which candidates survive; matching the pooling exactly keeps our boxes on the reference
@@ -52,9 +54,14 @@ def area_sample(
     """
     r0, r1 = _area_bins(np.asarray(rows[0]), np.asarray(rows[1]), out_h)
     c0, c1 = _area_bins(np.asarray(cols[0]), np.asarray(cols[1]), out_w)
+    area = ((r1 - r0)[:, :, None] * (c1 - c0)[:, None, :])[..., None]
+    # Zero padding: a sum over a cell is the sum over its part inside the image, i.e. the lookups
+    # clipped to the integral's range, while the cell's area (the divisor) stays whole.
+    n_rows, stride = integral.shape[0], integral.shape[1]
+    r0, r1 = np.clip(r0, 0, n_rows - 1), np.clip(r1, 0, n_rows - 1)
+    c0, c1 = np.clip(c0, 0, stride - 1), np.clip(c1, 0, stride - 1)
     # np.take on the flattened (pixel, channel) table is several times faster than indexing the
     # 3-D integral with broadcast index arrays; in-place updates avoid three temporaries.
-    stride = integral.shape[1]
     flat = integral.reshape(-1, integral.shape[2])
     top, bottom = (r0 * stride)[:, :, None], (r1 * stride)[:, :, None]
     left, right = c0[:, None, :], c1[:, None, :]
@@ -62,7 +69,7 @@ def area_sample(
     sums -= np.take(flat, top + right, axis=0)
     sums -= np.take(flat, bottom + left, axis=0)
     sums += np.take(flat, top + left, axis=0)
-    sums /= ((r1 - r0)[:, :, None] * (c1 - c0)[:, None, :])[..., None]
+    sums /= area
     return sums.astype(np.float32)
 
 
@@ -130,19 +137,19 @@ def square(boxes: np.ndarray) -> np.ndarray:
 
 
 def crop_batch(integral: np.ndarray, boxes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Crop each box (clipped to the image), area-resize to size x size; returns (NCHW, kept mask).
+    """Crop each box, zero-padded where it runs past the image, area-resize to size x size.
 
-    `integral` is the image's `integral_image`. Boxes are truncated to integers and read as 1-based
-    inclusive pixel ranges clipped to the image, as the reference does (it resizes the clipped
-    region rather than zero-padding it). A box wholly outside the image has no pixels: dropped.
+    Returns (N x 3 x size x size normalised crops, kept mask over `boxes`). `integral` is the image's
+    `integral_image`. Boxes are truncated to integers and read as 1-based inclusive pixel ranges, as
+    in the reference. The part of a box outside the image is zeros, as the original MTCNN pads it,
+    so a face cut by the image border is seen at the same place and scale as if the image went on
+    (facenet-pytorch instead stretches the clipped part to the whole crop, which moves the
+    landmarks of such faces by tens of pixels). A box with no pixel inside the image is dropped.
     """
     h, w = integral.shape[0] - 1, integral.shape[1] - 1
     ib = np.trunc(boxes[:, :4]).astype(np.int64)
-    x0 = np.maximum(ib[:, 0], 1) - 1
-    y0 = np.maximum(ib[:, 1], 1) - 1
-    x1 = np.minimum(ib[:, 2], w)
-    y1 = np.minimum(ib[:, 3], h)
-    kept = (x1 > x0) & (y1 > y0)
+    x0, y0, x1, y1 = ib[:, 0] - 1, ib[:, 1] - 1, ib[:, 2], ib[:, 3]
+    kept = (np.minimum(x1, w) > np.maximum(x0, 0)) & (np.minimum(y1, h) > np.maximum(y0, 0))  # pixels inside
     crops = area_sample(integral, (y0[kept], y1[kept]), (x0[kept], x1[kept]), size, size)
     return normalise(crops).transpose(0, 3, 1, 2), kept
 
@@ -152,7 +159,7 @@ def normalise(pixels: np.ndarray) -> np.ndarray:
     return ((pixels - np.float32(127.5)) * np.float32(0.0078125)).astype(np.float32)
 
 
-def pyramid_scales(h: int, w: int, min_face_size: int, factor: float) -> list[float]:
+def pyramid_scales(h: int, w: int, min_face_size: float, factor: float) -> list[float]:
     """Scales at which a 12-px P-Net window covers faces from min_face_size up to the image side."""
     scale = 12.0 / min_face_size
     side = min(h, w) * scale

@@ -14,6 +14,7 @@ from service.vision.align import align_face
 from service.vision.detector import DetectedFace, MTCNNDetector
 from service.vision.embedder import Embedder
 from service.vision.face_choice import choose_faces
+from service.vision.face_quality import FaceGate
 from service.vision.image_io import ImageLimits, decode_image
 
 
@@ -23,6 +24,11 @@ class AlignedFace:
 
     face: DetectedFace
     crop: np.ndarray
+
+    @classmethod
+    def of(cls, rgb: np.ndarray, face: DetectedFace) -> AlignedFace:
+        """`face` of the HxWx3 RGB image, aligned."""
+        return cls(face, align_face(rgb, face.landmarks))
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,11 @@ class EmbeddedFace:
 
 
 class FacePipeline:
-    """Decode, detect, choose, align and embed; each stage is also callable on its own."""
+    """Decode, detect, choose, align and embed; each stage is also callable on its own.
+
+    What a request uses (`align_one`, `embed_one`, `embed_each`, `align_usable`) is chosen by the policy
+    among the faces that pass the quality gate; `align` and `embed` choose among every detected face.
+    """
 
     def __init__(
         self,
@@ -43,11 +53,13 @@ class FacePipeline:
         embedder: Embedder | None,
         limits: ImageLimits | None = None,
         policy: FacePolicy = "largest",
+        gate: FaceGate | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.limits = limits or ImageLimits()
         self.policy = policy
+        self.gate = gate or FaceGate()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_embedder: bool = True) -> FacePipeline:
@@ -57,6 +69,7 @@ class FacePipeline:
             embedder,
             ImageLimits.from_settings(settings),
             settings.face_policy,
+            FaceGate.from_settings(settings),
         )
 
     def decode(self, data: bytes) -> np.ndarray:
@@ -65,14 +78,21 @@ class FacePipeline:
     def align(self, rgb: np.ndarray, policy: FacePolicy | None = None) -> list[AlignedFace]:
         """Detect, apply the face policy, and align what it keeps (empty when no face is found)."""
         faces = choose_faces(self.detector.detect(rgb), policy or self.policy, rgb.shape)
-        return [AlignedFace(face, align_face(rgb, face.landmarks)) for face in faces]
+        return [AlignedFace.of(rgb, face) for face in faces]
+
+    def usable_faces(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """The detected faces that pass the quality gate; `no_face` when none is found, and when none passes,
+        the largest face's problem (`face_too_small`, `low_detection_score`)."""
+        return self.gate.require(self.detector.detect(rgb))
+
+    def align_usable(self, rgb: np.ndarray, policy: FacePolicy | None = None) -> list[AlignedFace]:
+        """Detect, keep the faces that pass the gate, apply the face policy to them, and align what it keeps."""
+        faces = choose_faces(self.usable_faces(rgb), policy or self.policy, rgb.shape)
+        return [AlignedFace.of(rgb, face) for face in faces]
 
     def align_one(self, data: bytes, policy: FacePolicy | None = None) -> AlignedFace:
-        """Decode, detect and align the single face a request is about (by the policy); no face is `no_face`."""
-        faces = self.align(self.decode(data), policy if policy != "all" else None)
-        if not faces:
-            raise FaceverError(ErrorCode.no_face, "no face was found in the image")
-        return faces[0]
+        """Decode, detect and align the single face a request is about (by the policy, among usable faces)."""
+        return self.align_usable(self.decode(data), policy if policy != "all" else None)[0]
 
     def embed_aligned(self, aligned: Sequence[AlignedFace]) -> list[EmbeddedFace]:
         """Aligned faces, from one image or several, embedded in one embedder run."""
@@ -88,7 +108,7 @@ class FacePipeline:
         return self.embed_aligned(self.align(rgb, policy))
 
     def embed_one(self, data: bytes, policy: FacePolicy | None = None) -> EmbeddedFace:
-        """The single face a request is about (by the policy); no face is a `no_face` error."""
+        """The single face a request is about (by the policy, among the faces that pass the gate)."""
         self._require_embedder()
         return self.embed_aligned([self.align_one(data, policy)])[0]
 
@@ -107,7 +127,8 @@ class FacePipeline:
             try:
                 aligned[name] = future.result()
             except FaceverError as error:
-                raise FaceverError(error.code, f"{name}: {error.message}", **{**error.details, "field": name}) from error
+                raise FaceverError(error.code, f"{name}: {error.message}",
+                                   **{**error.details, "field": name}) from error
         return dict(zip(aligned, self.embed_aligned(list(aligned.values()))))
 
     def _require_embedder(self) -> Embedder:

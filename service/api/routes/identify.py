@@ -18,7 +18,6 @@ from service.api.schemas import (
     IdentityRef,
 )
 from service.api.uploads import read_body
-from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 from service.gallery.gallery import Candidate, Gallery
 from service.vision.pipeline import EmbeddedFace, FacePipeline
@@ -51,9 +50,7 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
 def _identify(pipeline: FacePipeline, gallery: Gallery, data: bytes,
               params: IdentifyParams) -> list[tuple[EmbeddedFace, list[CandidateOut]]]:
     if params.all_faces:
-        faces = pipeline.embed(pipeline.decode(data), "all")
-        if not faces:
-            raise FaceverError(ErrorCode.no_face, "no face was found in the image")
+        faces = pipeline.embed_aligned(pipeline.align_usable(pipeline.decode(data), "all"))
     else:
         faces = [pipeline.embed_one(data, params.face_policy)]
     found = [gallery.search(face.embedding, params.top_k) for face in faces]

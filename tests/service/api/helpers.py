@@ -36,4 +36,11 @@ def side_by_side(*images: bytes) -> bytes:
     return png(np.concatenate(arrays, axis=1))
 
 
+def shrunk(data: bytes) -> bytes:
+    """The LFW photo shrunk so that its face is detectable but under the 40 px quality minimum."""
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).resize((70, 70)).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
 GREY = png(np.full((200, 200, 3), 128, np.uint8))

@@ -8,13 +8,11 @@ never enrolled is no match. Decisions use the thresholds of the model card, read
 from __future__ import annotations
 
 import base64
-import io
 
 import pytest
-from PIL import Image
 
 from service.api.schemas import MAX_ID
-from tests.service.api.helpers import GREY, assert_error, lfw, side_by_side
+from tests.service.api.helpers import GREY, assert_error, lfw, shrunk, side_by_side
 from tests.service.conftest import identify_threshold
 
 BLIX = [lfw("Hans_Blix", 7), lfw("Hans_Blix", 8)]
@@ -151,7 +149,7 @@ def test_verify_against_identity_errors(admin, client_role, people):
 
 def test_enrolment_is_partial_and_says_why(admin, people):
     identity = _new_identity(admin, "Mixed Bag")
-    response = _enrol(admin, identity, b"not an image", GREY, TWO_FACES, _small(PEIRSOL[0]), PEIRSOL[0])
+    response = _enrol(admin, identity, b"not an image", GREY, TWO_FACES, shrunk(PEIRSOL[0]), PEIRSOL[0])
     assert response.status_code == 201, response.text
     body = response.json()
     assert [item["reason"] for item in body["results"]] == [
@@ -209,10 +207,3 @@ def test_deleted_faces_and_identities_are_no_longer_found(admin, client_role, pe
     found = _identify(client_role, PEIRSOL[0], top_k="100")["candidates"]
     assert identity not in {c["identity"]["id"] for c in found}
     assert {people["blix"], people["garner"]} <= {c["identity"]["id"] for c in found}  # others untouched
-
-
-def _small(data: bytes) -> bytes:
-    """The photo shrunk so that its face is detectable but under the enrolment minimum."""
-    buffer = io.BytesIO()
-    Image.open(io.BytesIO(data)).resize((70, 70)).save(buffer, format="JPEG", quality=95)
-    return buffer.getvalue()
