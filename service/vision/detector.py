@@ -25,6 +25,9 @@ from service.vision import mtcnn_ops as ops
 from service.vision.onnx_session import open_session
 
 NET_NAMES = ("pnet", "rnet", "onet")
+# Raised whenever the cascade's output changes for the same nets and settings (2: crops past the image edge
+# are zero-padded; large images are shrunk at most min_face/12); caches of aligned crops key on it.
+CASCADE_VERSION = 2
 EXPORT_COMMAND = "python -m training.export.mtcnn --out {dir}"
 
 # P-Net is a 12x12 sliding window with an overall stride of 2 on each pyramid level.

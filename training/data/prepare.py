@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from service.config import Settings
 from service.errors import FaceverError
-from service.vision.detector import NET_NAMES
+from service.vision.detector import CASCADE_VERSION, NET_NAMES
 from service.vision.embedder import file_sha256
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
@@ -125,6 +125,7 @@ def _settings_record(settings: Settings, shard_mb: float, capacity: int, min_ima
     """Everything that decides the output bytes; a resume must match it. JSON round-trip so tuples compare."""
     record = {
         "policy": POLICY,
+        "cascade_version": CASCADE_VERSION,
         "min_face_size": settings.min_face_size,
         "detector_thresholds": settings.detector_thresholds,
         "detector_max_side": settings.detector_max_side,

@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from service.config import Settings
+from service.vision.detector import CASCADE_VERSION
 from service.vision.face_choice import choose_faces
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
@@ -52,8 +53,10 @@ def vector_of(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
 
 def teacher_features(paths: list[str], workers: int = 2, cache: Path | None = None) -> Features:
     """Teacher vectors of `paths` (unique, in order) in `workers` processes; cached in `cache` (.npz) by paths,
-    the teacher files' sha256 and the teacher path's constants, so any change recomputes."""
-    tag = repr((sorted(TeacherFiles.installed().sha256().items()), LOOSE_SIZE, LOOSE_SCALE, MTCNN_TO_DLIB))
+    the teacher files' sha256, the detector's cascade version and the teacher path's constants, so any change
+    recomputes."""
+    tag = repr((sorted(TeacherFiles.installed().sha256().items()), CASCADE_VERSION, LOOSE_SIZE, LOOSE_SCALE,
+                MTCNN_TO_DLIB))
     if cache is not None and cache.exists():
         with np.load(cache) as stored:
             if list(stored["paths"]) == paths and str(stored["tag"]) == tag:

@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from service.vision.align import align_face, centred_landmarks
+from service.vision.detector import CASCADE_VERSION
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
 from training.evaluation.crop_cache import AlignedSet, cache_file, load_crops, save_crops
@@ -55,7 +56,8 @@ def align_one(path: str, pipeline: FacePipeline) -> tuple[np.ndarray, bool]:
 def alignment_tag(pipeline: FacePipeline) -> str:
     """What the crops depend on besides the images, so a changed detector setting misses the cache."""
     d = pipeline.detector
-    return f"{POLICY};min_face={d.min_face_size};thr={d.thresholds};factor={d.factor};max_side={d.max_side}"
+    return (f"{POLICY};cascade={CASCADE_VERSION};min_face={d.min_face_size};thr={d.thresholds};factor={d.factor};"
+            f"max_side={d.max_side}")
 
 
 def align_images(
