@@ -74,7 +74,8 @@ def summary(report: PairReport) -> str:
         f"{report.dropped_pairs} pairs dropped for missing images",
         f"accuracy {100 * r.mean_accuracy:.2f} ± {100 * r.std_accuracy:.2f} % over {len(r.fold_accuracies)} folds",
         f"ROC AUC {r.auc:.4f}",
-        f"best-accuracy threshold (all pairs) {r.best_threshold.value:.4f} ({100 * r.best_threshold.accuracy:.2f} %)",
+        f"best-accuracy threshold (all pairs) {r.best_threshold.value:.4f} ({100 * r.best_threshold.accuracy:.2f} %: "
+        f"FAR {100 * r.best_threshold.far:.2f} %, FRR {100 * r.best_threshold.frr:.2f} %)",
     ]
     for p in r.tar_at_far:
         note = "" if p.reliable else f" (unreliable: only {p.negatives} negatives)"

@@ -12,10 +12,13 @@ FARS: tuple[float, ...] = (1e-3, 1e-4)
 
 @dataclass(frozen=True)
 class Threshold:
-    """A decision threshold (match when similarity >= value) and its accuracy on the pairs it was fitted to."""
+    """A decision threshold (match when similarity >= value) and, on the pairs it was fitted to, its accuracy,
+    false accept rate (different-person pairs accepted) and false reject rate (same-person pairs refused)."""
 
     value: float
     accuracy: float
+    far: float
+    frr: float
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,8 @@ def best_threshold(similarities: np.ndarray, same: np.ndarray) -> Threshold:
         cut = np.nextafter(values[-1], np.inf)
     else:  # between the last rejected and the first accepted value (adjacent floats: the accepted one)
         cut = max((values[k - 1] + values[k]) / 2, np.nextafter(values[k - 1], np.inf))
-    return Threshold(float(cut), float(correct[k] / len(sims)))
+    return Threshold(float(cut), float(correct[k] / len(sims)), float(neg_accepted[k] / max(neg.sum(), 1)),
+                     float(1 - pos_accepted[k] / max(pos.sum(), 1)))
 
 
 def accuracy_at(similarities: np.ndarray, same: np.ndarray, threshold: float) -> float:

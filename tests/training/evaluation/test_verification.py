@@ -77,3 +77,12 @@ def test_verify_folds_rejects_one_class_or_one_fold() -> None:
         verify_folds(np.ones(4), np.ones(4, bool), _folds(4, 2))
     with pytest.raises(ValueError, match="2 folds"):
         verify_folds(np.arange(4.0), np.arange(4) % 2 == 0, np.zeros(4))
+
+
+def test_best_threshold_reports_its_false_accept_and_reject_rates() -> None:
+    sims = np.array([0.1, 0.2, 0.6, 0.65, 0.5, 0.8, 0.9, 0.95])
+    same = np.array([False, False, False, False, True, True, True, True])
+    t = best_threshold(sims, same)  # the one best cut lies in (0.65, 0.8): the genuine pair at 0.5 is refused
+    accepted = sims >= t.value
+    assert t.far == np.mean(accepted[~same]) and t.frr == np.mean(~accepted[same])
+    assert (t.far, t.frr) == (0.0, 0.25) and t.accuracy == 7 / 8
