@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, params
+from fastapi.dependencies.utils import get_flat_params
 from fastapi.security import APIKeyHeader
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -56,3 +57,16 @@ def require(role: Role) -> Callable[..., None]:
 
 admin = Depends(require("admin"))
 client = Depends(require("client"))
+
+
+def known_query(request: Request) -> None:
+    """Refuse query parameters the route does not read, rather than silently ignore a misspelt filter."""
+    fields = get_flat_params(request.scope["route"].dependant)
+    names = {field.alias for field in fields if isinstance(field.field_info, params.Query)}
+    unknown = next((name for name in request.query_params if name not in names), None)
+    if unknown is not None:
+        raise FaceverError(ErrorCode.unexpected_field, f"{unknown!r} is not a query parameter of this route",
+                           field=unknown)
+
+
+query_checked = Depends(known_query)

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
@@ -24,41 +24,45 @@ _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 
 class ErrorBody(BaseModel):
-    code: str
+    """What went wrong: a stable code for programs, a message for people, structured details."""
+
+    code: ErrorCode = Field(description="one of service/errors.py's codes; the status each route can answer "
+                                        "with lists its codes")
     message: str
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = Field({}, description="e.g. the offending fields (validation_error) or limits")
 
 
 class ErrorEnvelope(BaseModel):
     """What every non-2xx response carries."""
 
     error: ErrorBody
-    request_id: str
+    request_id: str = Field(description="also the X-Request-ID header; the server log names it")
 
 
-def error_response(request: Request, status: int, code: str, message: str, details: dict | None = None,
+def error_response(request: Request, status: int, code: ErrorCode, message: str, details: dict | None = None,
                    headers: dict[str, str] | None = None, cause: BaseException | None = None) -> JSONResponse:
     """The envelope as a response, and one log line naming its request id (with the traceback of a `cause`)."""
     request_id = getattr(request.state, "request_id", "")
     log.log(logging.ERROR if status >= 500 else logging.INFO, "request %s: %s %s -> %d %s: %s", request_id,
-            request.method, request.url.path, status, code, message, exc_info=cause)
+            request.method, request.url.path, status, code.value, message, exc_info=cause)
     body = ErrorEnvelope(error=ErrorBody(code=code, message=message, details=details or {}), request_id=request_id)
-    return JSONResponse(body.model_dump(), status_code=status, headers={**(headers or {}), "X-Request-ID": request_id})
+    return JSONResponse(body.model_dump(mode="json"), status_code=status,
+                        headers={**(headers or {}), "X-Request-ID": request_id})
 
 
 async def _facever_error(request: Request, error: FaceverError) -> JSONResponse:
-    return error_response(request, error.code.status, error.code.value, error.message, error.details)
+    return error_response(request, error.code.status, error.code, error.message, error.details)
 
 
 async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
     problems = [{"field": ".".join(str(p) for p in item["loc"]), "message": item["msg"]} for item in error.errors()]
-    return error_response(request, 422, ErrorCode.validation_error.value, "the request is not valid",
+    return error_response(request, 422, ErrorCode.validation_error, "the request is not valid",
                           {"errors": problems})
 
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     fallback = ErrorCode.invalid_request if error.status_code < 500 else ErrorCode.internal_error
-    code = _HTTP_CODES.get(error.status_code, fallback).value
+    code = _HTTP_CODES.get(error.status_code, fallback)
     headers = dict(error.headers or {})
     if error.status_code == 405:
         headers["Allow"] = _allowed_methods(request)
@@ -74,7 +78,7 @@ def _allowed_methods(request: Request) -> str:
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     # a bug, not bad input: logged with its traceback, so the 500 can be traced by its request id
-    return error_response(request, 500, ErrorCode.internal_error.value,
+    return error_response(request, 500, ErrorCode.internal_error,
                           "internal error; see the server log for this request id", cause=error)
 
 

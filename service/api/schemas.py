@@ -29,7 +29,9 @@ def as_utc(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[datetime, AfterValidator(as_utc)]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul)]
+# the schema states what no_nul checks; the validator keeps its clearer message
+NO_NUL = Field(json_schema_extra={"pattern": r"^[^\x00]*$"})
+Text = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(no_nul), NO_NUL]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
@@ -115,14 +117,8 @@ class IdentityCreate(_Params):
 class IdentityUpdate(IdentityCreate):
     """Only the fields sent change; external_id and metadata may be sent as null to clear them."""
 
-    name: Text | None = None  # type: ignore[assignment]
-
-    @field_validator("name")
-    @classmethod
-    def _not_null(cls, value: str | None) -> str:
-        if value is None:
-            raise ValueError("name cannot be null")
-        return value
+    # optional but never null: pydantic does not validate the default, and the schema says string (no null)
+    name: Text = Field(None, description="omit to keep the name")  # type: ignore[assignment]
 
 
 class IdentityOut(IdentityRef):

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from service.api import deps, metrics
 from service.api.enrolment import enrol_images
 from service.api.params import body_doc, parse_params
+from service.api.responses import ADMIN, CLIENT, FACE, IMAGE_BODY, PARAMS, error_responses
 from service.api.routes import API_PREFIX
 from service.api.routes.identities import IdentityId, Limit, Offset, Sessions
 from service.api.schemas import MAX_ID, EnrolParams, EnrolResult, FaceRecord, PageOut
@@ -19,7 +20,7 @@ from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 from service.gallery.gallery import Gallery
 
-router = APIRouter(prefix=API_PREFIX)
+router = APIRouter(prefix=API_PREFIX, dependencies=[deps.query_checked])
 
 IMAGES = "images"
 MAX_IMAGES = 20  # per request; bounds one request's pipeline time
@@ -27,7 +28,9 @@ FaceId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 @router.post("/identities/{identity_id}/faces", response_model=EnrolResult, status_code=201,
-             dependencies=[deps.admin], openapi_extra=body_doc(EnrolParams, {IMAGES: True}, [IMAGES]),
+             dependencies=[deps.admin], openapi_extra=body_doc(EnrolParams, {IMAGES: MAX_IMAGES}, [IMAGES]),
+             responses=error_responses(*ADMIN, *IMAGE_BODY, *FACE, ErrorCode.multiple_faces, ErrorCode.not_found,
+                                       ErrorCode.duplicate_image, ErrorCode.enrolment_failed),
              summary="Enrol one or more images of this identity",
              description="One result per image, in order. 201 when at least one face was enrolled; otherwise "
                          "the error envelope (the shared reason as its code, else enrolment_failed) with the "
@@ -56,6 +59,7 @@ async def enrol(identity_id: IdentityId, request: Request) -> JSONResponse:
 
 
 @router.get("/identities/{identity_id}/faces", response_model=PageOut[FaceRecord], dependencies=[deps.client],
+            responses=error_responses(*CLIENT, ErrorCode.not_found, *PARAMS),
             summary="List an identity's faces")
 def list_faces(identity_id: IdentityId, sessions: Sessions, offset: Offset = 0,
                limit: Limit = 50) -> PageOut[FaceRecord]:
@@ -65,6 +69,7 @@ def list_faces(identity_id: IdentityId, sessions: Sessions, offset: Offset = 0,
 
 
 @router.delete("/identities/{identity_id}/faces/{face_id}", status_code=204, dependencies=[deps.admin],
+               responses=error_responses(*ADMIN, ErrorCode.not_found, *PARAMS),
                summary="Delete one face (no longer matched once this returns)")
 def delete_face(identity_id: IdentityId, face_id: FaceId,
                 gallery: Annotated[Gallery, Depends(deps.gallery_of)]) -> Response:

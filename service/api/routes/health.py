@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from service.api.responses import error_responses
 from service.api.routes import API_PREFIX
 from service.api.schemas import Health, Readiness
 from service.gallery.other_models import other_model_warning
@@ -14,13 +15,13 @@ from service.gallery.other_models import other_model_warning
 router = APIRouter(prefix=API_PREFIX)
 
 
-@router.get("/health", response_model=Health, summary="Liveness: the process answers")
+@router.get("/health", response_model=Health, summary="Liveness: the process answers", responses=error_responses())
 async def health() -> Health:
     return Health()
 
 
 @router.get("/ready", response_model=Readiness, summary="Readiness: database reachable, models and index loaded",
-            responses={503: {"model": Readiness}})
+            responses={**error_responses(), 503: {"model": Readiness, "description": "not ready: see checks"}})
 def ready(request: Request):
     state = request.app.state
     checks = {

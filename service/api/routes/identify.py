@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.api import deps
 from service.api.params import body_doc, image_bytes, parse_params
+from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
 from service.api.schemas import (
     CandidateOut,
@@ -28,7 +29,8 @@ IMAGE = "image"
 
 
 @router.post("/identify", response_model=IdentifyResult | IdentifyAllResult, dependencies=[deps.client],
-             openapi_extra=body_doc(IdentifyParams, {IMAGE: False}, [IMAGE]), summary="Identify a face",
+             openapi_extra=body_doc(IdentifyParams, {IMAGE: 1}, [IMAGE]), summary="Identify a face",
+             responses=error_responses(*CLIENT, *IMAGE_BODY, *FACE),
              description="Candidates are the top_k identities by their best face, whatever the threshold; "
                          "`match` is the first candidate if it reaches the threshold (request, else the model "
                          "card's FAR 1e-3 threshold, else its best-accuracy one), else null. With all_faces, "

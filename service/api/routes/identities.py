@@ -9,24 +9,29 @@ from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.api import deps
+from service.api.responses import ADMIN, CLIENT, PARAMS, error_responses
 from service.api.routes import API_PREFIX
-from service.api.schemas import MAX_ID, IdentityCreate, IdentityOut, IdentityUpdate, PageOut, no_nul
+from service.api.schemas import MAX_ID, IdentityCreate, IdentityOut, IdentityUpdate, NO_NUL, PageOut, no_nul
 from service.db.engine import write_session
+from service.errors import ErrorCode
 from service.gallery import repository
 from service.gallery.gallery import Gallery
 
-router = APIRouter(prefix=API_PREFIX)
+router = APIRouter(prefix=API_PREFIX, dependencies=[deps.query_checked])
 
 Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions_of)]
 IdentityId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-Filter = Annotated[str | None, Query(min_length=1, max_length=255), AfterValidator(lambda v: v and no_nul(v))]
+# a JSON body that does not parse is the framework's 400; one that parses but does not fit is a 422
+_JSON_BODY = (ErrorCode.invalid_request, *PARAMS)
+Filter = Annotated[str | None, Query(min_length=1, max_length=255, json_schema_extra=NO_NUL.json_schema_extra),
+                   AfterValidator(lambda v: v and no_nul(v))]
 
 
 # plain defs: FastAPI runs them in its thread pool, keeping SQL off the event loop
 @router.post("/identities", response_model=IdentityOut, status_code=201, dependencies=[deps.admin],
-             summary="Create an identity")
+             responses=error_responses(*ADMIN, *_JSON_BODY, ErrorCode.conflict), summary="Create an identity")
 def create_identity(body: IdentityCreate, sessions: Sessions) -> IdentityOut:
     with write_session(sessions) as session:
         identity = repository.create_identity(session, body.name, body.external_id, body.metadata)
@@ -34,6 +39,7 @@ def create_identity(body: IdentityCreate, sessions: Sessions) -> IdentityOut:
 
 
 @router.get("/identities", response_model=PageOut[IdentityOut], dependencies=[deps.client],
+            responses=error_responses(*CLIENT, *PARAMS),
             summary="List identities (by id; filter by name substring or exact external_id)")
 def list_identities(sessions: Sessions, offset: Offset = 0, limit: Limit = 50, name: Filter = None,
                     external_id: Filter = None) -> PageOut[IdentityOut]:
@@ -43,6 +49,7 @@ def list_identities(sessions: Sessions, offset: Offset = 0, limit: Limit = 50, n
 
 
 @router.get("/identities/{identity_id}", response_model=IdentityOut, dependencies=[deps.client],
+            responses=error_responses(*CLIENT, ErrorCode.not_found, *PARAMS),
             summary="Read an identity")
 def get_identity(identity_id: IdentityId, sessions: Sessions) -> IdentityOut:
     with sessions() as session:
@@ -50,6 +57,7 @@ def get_identity(identity_id: IdentityId, sessions: Sessions) -> IdentityOut:
 
 
 @router.patch("/identities/{identity_id}", response_model=IdentityOut, dependencies=[deps.admin],
+              responses=error_responses(*ADMIN, *_JSON_BODY, ErrorCode.not_found, ErrorCode.conflict),
               summary="Update an identity's name, external_id or metadata")
 def update_identity(identity_id: IdentityId, body: IdentityUpdate, sessions: Sessions) -> IdentityOut:
     changes = body.model_dump(include=body.model_fields_set)
@@ -59,6 +67,7 @@ def update_identity(identity_id: IdentityId, body: IdentityUpdate, sessions: Ses
 
 
 @router.delete("/identities/{identity_id}", status_code=204, dependencies=[deps.admin],
+               responses=error_responses(*ADMIN, ErrorCode.not_found, *PARAMS),
                summary="Delete an identity and all its faces (no longer identified once this returns)")
 def delete_identity(identity_id: IdentityId, gallery: Annotated[Gallery, Depends(deps.gallery_of)]) -> Response:
     gallery.remove_identity(identity_id)

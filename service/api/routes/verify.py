@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.api import deps
 from service.api.params import body_doc, image_bytes, parse_params
+from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
 from service.api.schemas import FaceOut, IdentityRef, VerifyParams, VerifyResult
 from service.api.uploads import read_body
@@ -20,7 +21,10 @@ IMAGE_FIELDS = ("image_a", "image_b")
 
 
 @router.post("/verify", response_model=VerifyResult, dependencies=[deps.client],
-             openapi_extra=body_doc(VerifyParams, {"image_a": False, "image_b": False}, ["image_a"]),
+             openapi_extra=body_doc(VerifyParams, {"image_a": 1, "image_b": 1}, ["image_a"],
+                                    one_of=("image_b", "identity_id")),
+             responses=error_responses(*CLIENT, *IMAGE_BODY, *FACE, ErrorCode.not_found,
+                                       ErrorCode.identity_without_faces),
              summary="Verify two faces, or a face against an enrolled identity",
              description="Send image_a and either image_b or identity_id (then the identity's best face counts).")
 async def verify(request: Request) -> VerifyResult:

@@ -1,0 +1,40 @@
+"""OpenAPI documentation of error responses: the envelope as every error's body, the codes grouped by status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.api.errors import ErrorEnvelope
+from service.errors import ErrorCode
+
+# what a route's dependencies and body reading can answer with, whatever the route does
+CLIENT = (ErrorCode.unauthorized,)
+ADMIN = (ErrorCode.unauthorized, ErrorCode.forbidden)
+IMAGE_BODY = (ErrorCode.invalid_request, ErrorCode.invalid_image, ErrorCode.image_too_large,
+              ErrorCode.unsupported_media_type, ErrorCode.unsupported_format, ErrorCode.validation_error,
+              ErrorCode.unexpected_field)
+# a path or query parameter out of range, or a query parameter the route does not read
+PARAMS = (ErrorCode.validation_error, ErrorCode.unexpected_field)
+FACE = (ErrorCode.no_face, ErrorCode.face_too_small, ErrorCode.low_detection_score)
+
+_WHEN = {
+    401: "no API key, or one that is not valid (only when FACEVER_AUTH is on)",
+    403: "the API key's role may not do this (admin routes)",
+    500: "a bug or a failed database, logged with its traceback under the request id",
+}
+
+
+def error_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status its codes can have, with the envelope as body (500 on every route)."""
+    by_status: dict[int, list[str]] = {}
+    for code in dict.fromkeys((*codes, ErrorCode.internal_error)):
+        by_status.setdefault(code.status, []).append(f"`{code.value}`")
+    return {
+        status: {"model": ErrorEnvelope, "description": _description(status, names)}
+        for status, names in sorted(by_status.items())
+    }
+
+
+def _description(status: int, names: list[str]) -> str:
+    when = f" — {_WHEN[status]}" if status in _WHEN else ""
+    return f"error.code: {', '.join(names)}{when}"
