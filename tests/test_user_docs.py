@@ -13,8 +13,6 @@ from service.config import REPO_ROOT
 DEVELOPMENT_WORDS = ("this VM", "session", "device machine", "issue #")
 # blocks written by the scripts in benchmarks/ (and training/), refreshed by re-running them
 _GENERATED = re.compile(r"<!-- ([\w-]+):start -->.*?<!-- \1:end -->", re.DOTALL)
-# the training guide belongs to another change that rewrites it; strict, so this entry goes once it is clean
-_PENDING = {"docs/training.md"}
 
 USER_DOCS = sorted(["README.md", *(str(path.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "docs").glob("*.md"))])
 
@@ -29,11 +27,7 @@ def test_generated_blocks_are_removed() -> None:
     assert hand_written(text) == "kept  kept too"
 
 
-@pytest.mark.parametrize("doc", [
-    pytest.param(doc, marks=pytest.mark.xfail(strict=True, reason="rewritten by the training docs change"))
-    if doc in _PENDING else doc
-    for doc in USER_DOCS
-])
+@pytest.mark.parametrize("doc", USER_DOCS)
 def test_user_docs_do_not_mention_development(doc: str) -> None:
     text = hand_written((REPO_ROOT / doc).read_text(encoding="utf-8"))
     found = [(word, line) for line in text.splitlines() for word in DEVELOPMENT_WORDS if word.lower() in line.lower()]
