@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 # the embedder `make serve` uses: EMBEDDER=NAME on the command line, else FACEVER_EMBEDDER, else the default
-EMBEDDER ?= $(or $(FACEVER_EMBEDDER),resnet20q-cosface-rf-iam)
+EMBEDDER ?= $(or $(FACEVER_EMBEDDER),resnet20q-kd-cosface-rf-iam)
 
 .PHONY: install install-dev test serve models placeholder-model bench clean
 

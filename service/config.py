@@ -25,7 +25,7 @@ class Settings(BaseSettings):
 
     # models
     models_dir: Path = REPO_ROOT / "models"
-    embedder: str = Field("resnet20q-cosface-rf-iam", description="folder name under models_dir")
+    embedder: str = Field("resnet20q-kd-cosface-rf-iam", description="folder name under models_dir")
     device: Literal["cpu", "cuda"] = "cpu"
     # 1 thread per model run: concurrent requests (and verify's two images) run side by side instead of fighting
     # over the cores. docs/benchmarks.md (service_latency vs service_latency_threads0): alone on 2 quiet cores

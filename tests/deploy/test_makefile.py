@@ -12,7 +12,7 @@ import pytest
 from service.config import REPO_ROOT
 
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-INT8 = "resnet20q-cosface-rf-iam-int8"  # a second shipped embedder
+INT8 = "resnet20q-kd-cosface-rf-iam-int8"  # a second shipped embedder
 
 
 def _serve_line(tmp_path: Path, *args: str, **env: str) -> str:
@@ -28,7 +28,7 @@ def test_the_environment_variable_chooses_the_embedder(tmp_path: Path) -> None:
 
 
 def test_without_it_the_default_is_served_and_the_make_variable_still_wins(tmp_path: Path) -> None:
-    assert _serve_line(tmp_path).startswith("FACEVER_EMBEDDER=resnet20q-cosface-rf-iam ")
+    assert _serve_line(tmp_path).startswith("FACEVER_EMBEDDER=resnet20q-kd-cosface-rf-iam ")
     assert _serve_line(tmp_path, f"EMBEDDER={INT8}", FACEVER_EMBEDDER="other").startswith(f"FACEVER_EMBEDDER={INT8} ")
 
 

@@ -15,7 +15,7 @@ from service.config import Settings
 from tests.service.api.conftest import ADMIN_KEY
 from tests.service.api.helpers import lfw
 
-NEW_MODEL = "resnet20q-cosface-rf-iam-int8"  # the second shipped embedder
+NEW_MODEL = "resnet20q-kd-cosface-rf-iam-int8"  # the second shipped embedder
 
 
 def test_a_switch_is_reported_until_reembed_runs(gallery_settings: Settings, caplog: pytest.LogCaptureFixture):

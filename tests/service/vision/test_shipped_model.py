@@ -19,7 +19,7 @@ PAIRS_PER_FOLD = 30  # the first 30 same + 30 different pairs of each fold: 600 
 TOLERANCE = 0.03
 
 
-@pytest.fixture(scope="module", params=["default", "resnet20q-cosface-rf-iam-int8"])
+@pytest.fixture(scope="module", params=["default", "resnet20q-kd-cosface-rf-iam-int8"])
 def shipped(request: pytest.FixtureRequest) -> FacePipeline:
     if request.param == "default":
         return FacePipeline.from_settings(Settings())  # the defaults are what a fresh clone serves
