@@ -59,13 +59,18 @@ admin = Depends(require("admin"))
 client = Depends(require("client"))
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
 def known_query(request: Request) -> None:
     """Refuse query parameters the route does not read, rather than silently ignore a misspelt filter."""
     fields = get_flat_params(request.scope["route"].dependant)
     names = {field.alias for field in fields if isinstance(field.field_info, params.Query)}
     unknown = next((name for name in request.query_params if name not in names), None)
     if unknown is not None:
-        raise FaceverError(ErrorCode.unexpected_field, f"{unknown!r} is not a query parameter of this route",
+        where = ("; this route reads its fields from the body (a multipart form field or a JSON field)"
+                 if request.method in BODY_METHODS and not names else "")
+        raise FaceverError(ErrorCode.unexpected_field, f"{unknown!r} is not a query parameter of this route{where}",
                            field=unknown)
 
 

@@ -37,10 +37,6 @@ async def read_body(
             f"({images} image(s) of at most {max_image_bytes} bytes each, FACEVER_MAX_IMAGE_BYTES)",
             limit=request_limit, image_limit=max_image_bytes, max_images=images,
         )
-    if request.query_params:  # read nowhere: refused rather than silently ignored
-        name = next(iter(request.query_params))
-        raise FaceverError(ErrorCode.unexpected_field, f"{name!r} was sent in the query string; this route reads "
-                           "its fields from the body (a multipart form field or a JSON field)", field=name)
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(MULTIPART):
         return await _read_multipart(request, image_fields, max_image_bytes)

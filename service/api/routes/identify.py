@@ -23,7 +23,7 @@ from service.gallery import repository
 from service.gallery.gallery import Candidate, Gallery
 from service.vision.pipeline import EmbeddedFace, FacePipeline
 
-router = APIRouter(prefix=API_PREFIX)
+router = APIRouter(prefix=API_PREFIX, dependencies=[deps.query_checked])
 
 IMAGE = "image"
 

@@ -15,7 +15,7 @@ from service.api.uploads import read_body
 from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 
-router = APIRouter(prefix=API_PREFIX)
+router = APIRouter(prefix=API_PREFIX, dependencies=[deps.query_checked])
 
 IMAGE_FIELDS = ("image_a", "image_b")
 
