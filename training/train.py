@@ -295,7 +295,9 @@ def train(cfg: TrainConfig, *, resume_from: Path | None = None) -> TrainResult:
             # purge_step drops events a crashed run logged after the checkpoint we resume from
             writer = SummaryWriter(str(cfg.log_dir), purge_step=trainer.progress.step or None)
         try:
-            return trainer.fit(writer, epoch_end_hook(cfg, env))
+            result = trainer.fit(writer, epoch_end_hook(cfg, env))
+            # a finished run trains no step and saves nothing: its checkpoint is the one it resumed from
+            return result if result.checkpoint is not None or not env.is_main else replace(result, checkpoint=start)
         finally:
             if writer is not None:
                 writer.close()

@@ -107,6 +107,13 @@ def test_twenty_steps_lower_the_loss(straight: tuple[TrainConfig, TrainResult]) 
     assert list(cfg.log_dir.glob("events.out.tfevents.*"))
 
 
+def test_a_finished_run_trains_nothing_and_names_its_checkpoint(straight: tuple[TrainConfig, TrainResult]) -> None:
+    cfg, result = straight
+    again = train(cfg)
+    assert (again.steps, again.checkpoint) == (STEPS, result.checkpoint)
+    assert latest_checkpoint(cfg.checkpoint_dir) == result.checkpoint  # nothing new written
+
+
 def test_resume_is_exact(tiny_data: Path, tmp_path: Path, straight: tuple[TrainConfig, TrainResult]) -> None:
     """Resume the straight run's step-12 checkpoint (an epoch boundary), stop mid-epoch at 14, resume to 20:
     bit for bit the straight run's weights, momenta and losses."""
