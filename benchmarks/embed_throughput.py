@@ -214,9 +214,9 @@ def render(payload: dict) -> None:
     over = [r for r in rows if r["pct_of_matmul_bound"] > 100 or r["pct_of_theoretical"] > 100]
     caveat = "" if not over else (
         f"\n**{len(over)} row(s) exceed 100 % of a bound, so neither bound is a hard ceiling here:** the matmul "
-        "bound is one short measurement of one kernel on cores shared with another job, the theoretical one "
+        "bound is one short measurement of one kernel on cores that may be shared, the theoretical one "
         "uses the MHz /proc/cpuinfo reports (base clock; a boost clock is "
-        "not visible in this VM), and torch's oneDNN may run 3x3 convolutions with Winograd, which does fewer "
+        "not visible inside a virtual machine), and torch's oneDNN may run 3x3 convolutions with Winograd, which does fewer "
         "multiplies than the direct-convolution count. Read the percentages as rough, the ms/img as the result.\n")
     write_section("embed_throughput", f"""
 ## Embedding throughput (`benchmarks/embed_throughput.py`)
