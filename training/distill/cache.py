@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from training.data.shards import atomic_write, load_teacher_inputs, npy_bytes, read_manifest, shard_ok
+from training.data.shards import ShardInfo, atomic_write, load_teacher_inputs, npy_bytes, read_manifest, shard_ok
 from training.distill.teacher import TEACHER_DIM, DlibTeacher, TeacherFiles
 
 CACHE_DIR = "teacher"
@@ -43,8 +43,8 @@ def cache_dir(data_dir: Path) -> Path:
     return Path(data_dir) / CACHE_DIR
 
 
-def _shard_record(shard: object) -> dict[str, str]:
-    return {"crops_sha256": shard.crops_sha256, "loose_sha256": shard.loose_sha256 or ""}  # type: ignore[attr-defined]
+def _shard_record(shard: ShardInfo) -> dict[str, str]:
+    return {"crops_sha256": shard.crops_sha256, "loose_sha256": shard.loose_sha256 or ""}
 
 
 def read_cache_manifest(data_dir: Path) -> CacheManifest | None:
