@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from service.db.models import Face, Identity
 from service.vision.detector import DetectedFace
@@ -40,14 +40,33 @@ class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+FAR_DOC = ("the false-accept rate the decision should keep (e.g. 0.001: about 1 impostor in 1,000 accepted); the "
+           "service turns it into the model's calibrated threshold for this decision. Default: the model card's "
+           "default_far. Send far or threshold, not both")
+THRESHOLD_DOC = "a cosine threshold to use as is, instead of one named by its false-accept rate (far)"
+Far = Annotated[float, Field(gt=0, le=0.1, description=FAR_DOC)]
+
+
+class _Decided(_Params):
+    """The two ways a request may set how strict its decision is."""
+
+    far: Far | None = None
+    threshold: float | None = Field(None, ge=-1, le=1, description=THRESHOLD_DOC)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> _Decided:
+        if self.far is not None and self.threshold is not None:
+            raise ValueError("send far or threshold, not both")
+        return self
+
+
 FACE_POLICY_DOC = ("which face the image's answer is about, among the faces that pass the quality gate "
                    "(FACEVER_MIN_ENROL_FACE_SIZE, FACEVER_MIN_ENROL_DETECTION_SCORE)")
 
 
-class VerifyParams(_Params):
+class VerifyParams(_Decided):
     """Non-image fields of /v1/verify."""
 
-    threshold: float | None = Field(None, ge=-1, le=1, description="overrides the model card's threshold")
     face_policy: Literal["largest", "centre"] = Field("largest", description=FACE_POLICY_DOC)
     identity_id: Id | None = Field(None, description="compare image_a with this enrolled identity, not image_b")
 
@@ -78,15 +97,22 @@ class IdentityRef(BaseModel):
         return cls(id=identity.id, name=identity.name, external_id=identity.external_id)
 
 
+FAR_RESULT_DOC = ("the false-accept rate the threshold was calibrated for (null: an explicit threshold, or a "
+                  "model without FAR calibration)")
+
+
 class VerifyResult(BaseModel):
-    similarity: float = Field(description="cosine similarity of the two faces, in [-1, 1]")
+    similarity: float = Field(description="cosine similarity of the two faces, or of image_a's face and the "
+                                          "identity's template (the normalised mean of its faces), in [-1, 1]")
     threshold: float | None = Field(description="the decision threshold used (null: the model has none)")
+    far: float | None = Field(description=FAR_RESULT_DOC)
     match: bool | None = Field(description="similarity >= threshold; null when there is no threshold")
     model: str
     face_a: FaceOut
     face_b: FaceOut | None = Field(None, description="the face of image_b; null when verifying against an identity")
     identity: IdentityRef | None = Field(None, description="the identity verified against, if one was given")
-    face_id: int | None = Field(None, description="that identity's enrolled face that matched best")
+    face_id: int | None = Field(None, description="that identity's enrolled face most similar to image_a's")
+    enrolled_faces: int | None = Field(None, description="faces in that identity's template")
 
 
 class Health(BaseModel):
@@ -184,33 +210,43 @@ class EnrolResult(BaseModel):
     results: list[ImageResult]
 
 
-class IdentifyParams(_Params):
-    """Non-image fields of /v1/identify."""
+class IdentifyParams(_Decided):
+    """Non-image fields of /v1/identify; `far` bounds the chance that a never-enrolled person gets a match."""
 
     top_k: int = Field(5, ge=1, le=100, description="candidates returned per face")
-    threshold: float | None = Field(None, ge=-1, le=1, description="overrides the model card's threshold")
     face_policy: Literal["largest", "centre"] = Field("largest", description=FACE_POLICY_DOC)
     all_faces: bool = Field(False, description="identify every detected face (the answer then has `faces`)")
 
 
 class CandidateOut(BaseModel):
     identity: IdentityRef
-    similarity: float
-    face_id: int = Field(description="the identity's enrolled face that matched best")
+    similarity: float = Field(description="cosine similarity to the identity's template (mean of its faces)")
+    face_id: int = Field(description="the identity's enrolled face most similar to the probe")
+    enrolled_faces: int = Field(description="faces in the identity's template")
+    threshold: float | None = Field(description="the threshold this candidate must reach to be the match")
 
 
 class FaceIdentification(BaseModel):
     face: FaceOut
     candidates: list[CandidateOut] = Field(description="best first, one per identity")
-    match: CandidateOut | None = Field(description="the best candidate at or above the threshold, else null")
+    match: CandidateOut | None = Field(description="the best candidate if it reaches its threshold, else null")
+    threshold: float | None = Field(description="the threshold the best candidate had to reach (with no "
+                                                "candidate: the one a 1-face identity would have to reach)")
+
+
+IDENTIFY_FAR_DOC = ("the chance, at most, that a person who was never enrolled gets a match (null: an explicit "
+                    "threshold, or a model without FAR calibration); each candidate is held to this FAR divided "
+                    "by the number of enrolled identities")
 
 
 class IdentifyResult(FaceIdentification):
     model: str
-    threshold: float | None
+    far: float | None = Field(description=IDENTIFY_FAR_DOC)
+    identities: int = Field(description="identities searched (with a face of this model)")
 
 
 class IdentifyAllResult(BaseModel):
     model: str
-    threshold: float | None
+    far: float | None = Field(description=IDENTIFY_FAR_DOC)
+    identities: int = Field(description="identities searched (with a face of this model)")
     faces: list[FaceIdentification]

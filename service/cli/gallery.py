@@ -13,6 +13,7 @@ import typer
 
 from service.cli.common import ImageArg, app, fail, open_gallery
 from service.config import Settings
+from service.decisions import identify_decision, verify_decision
 from service.errors import ErrorCode, FaceverError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
@@ -89,55 +90,72 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
+FarOpt = Annotated[float | None, typer.Option(min=1e-12, max=0.1,
+                                              help="false-accept rate to keep (default: the model card's)")]
+ThresholdOpt = Annotated[float | None, typer.Option(help="a cosine threshold to use instead of --far")]
+
+
+def _one_strictness(far: float | None, threshold: float | None) -> None:
+    if far is not None and threshold is not None:
+        raise typer.BadParameter("give --far or --threshold, not both")
+
+
 @app.command()
 def verify(
     image_a: ImageArg,
     image_b: Annotated[Path | None, typer.Argument(exists=True, dir_okay=False, help="second image")] = None,
     identity: Annotated[int | None, typer.Option(help="verify IMAGE_A against this identity id")] = None,
-    threshold: Annotated[float | None, typer.Option(help="overrides the model card's threshold")] = None,
+    far: FarOpt = None,
+    threshold: ThresholdOpt = None,
 ) -> None:
-    """Same person? IMAGE_A against IMAGE_B, or against an enrolled --identity."""
+    """Same person? IMAGE_A against IMAGE_B, or against an enrolled --identity (its template of all its faces)."""
     if (image_b is None) == (identity is None):
         raise typer.BadParameter("give IMAGE_B or --identity (one of them)")
+    _one_strictness(far, threshold)
     settings = Settings()
     try:
         with open_gallery(settings) as (pipeline, gallery):
+            card = pipeline.embedder.card
             face = pipeline.embed_one(image_a.read_bytes())
             if image_b is not None:
                 similarity = float(np.dot(face.embedding, pipeline.embed_one(image_b.read_bytes()).embedding))
+                decision = verify_decision(card, far, threshold)
             else:
                 best = gallery.match_identity(identity, face.embedding)
                 if best is None:
                     raise FaceverError(ErrorCode.identity_without_faces, f"identity {identity} has no faces")
                 similarity = best.similarity
+                decision = verify_decision(card, far, threshold, best.faces)
     except FaceverError as error:
         fail(error)
-    card = pipeline.embedder.card
-    threshold = threshold if threshold is not None else card.thresholds.best_accuracy
-    match = None if threshold is None else similarity >= threshold
-    typer.echo(
-        json.dumps({"similarity": round(similarity, 6), "threshold": threshold, "match": match, "model": card.name})
-    )
+    typer.echo(json.dumps({"similarity": round(similarity, 6), "threshold": decision.threshold, "far": decision.far,
+                           "match": decision.accepts(similarity), "model": card.name}))
 
 
 @app.command()
 def identify(
     image: ImageArg,
     top_k: Annotated[int, typer.Option(min=1, max=100, help="candidates to show")] = 5,
-    threshold: Annotated[float | None, typer.Option(help="overrides the model card's threshold")] = None,
+    far: FarOpt = None,
+    threshold: ThresholdOpt = None,
 ) -> None:
     """Who is the (largest) face of IMAGE among the enrolled identities? Candidates and match as JSON."""
+    _one_strictness(far, threshold)
     try:
         with open_gallery(Settings()) as (pipeline, gallery):
+            card = pipeline.embedder.card
+            identify_decision(card, far, threshold, 1, 1)  # a model without calibration refuses --far first
             candidates = gallery.search(pipeline.embed_one(image.read_bytes()).embedding, top_k)
+            identities = gallery.identities
     except FaceverError as error:
         fail(error)
-    if threshold is None:
-        threshold = pipeline.embedder.card.thresholds.identify
-    shown = [{"identity_id": c.identity_id, "name": c.name, "similarity": round(c.similarity, 6), "face_id": c.face_id}
-             for c in candidates]
-    matched = bool(shown) and threshold is not None and candidates[0].similarity >= threshold
-    typer.echo(json.dumps({"candidates": shown, "threshold": threshold, "match": shown[0] if matched else None}))
+    decisions = [identify_decision(card, far, threshold, c.faces, identities) for c in candidates]
+    shown = [{"identity_id": c.identity_id, "name": c.name, "similarity": round(c.similarity, 6), "face_id": c.face_id,
+              "enrolled_faces": c.faces, "threshold": d.threshold} for c, d in zip(candidates, decisions)]
+    threshold = decisions[0].threshold if decisions else identify_decision(card, far, threshold, 1, identities).threshold
+    matched = bool(shown) and bool(decisions[0].accepts(candidates[0].similarity))
+    typer.echo(json.dumps({"candidates": shown, "threshold": threshold, "identities": identities,
+                           "match": shown[0] if matched else None}))
     if not matched:
         typer.echo(f"no match: {_best_candidate(shown, threshold, gallery.embedder)}", err=True)
 

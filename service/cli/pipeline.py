@@ -13,6 +13,7 @@ import typer
 from service.api.schemas import FaceOut
 from service.cli.common import EmbedderOpt, ImageArg, PolicyOpt, app, fail, settings_with
 from service.config import Settings
+from service.decisions import verify_decision
 from service.errors import ErrorCode, FaceverError
 
 
@@ -71,10 +72,11 @@ def compare(image_a: ImageArg, image_b: ImageArg, embedder: EmbedderOpt = None, 
     except FaceverError as error:
         fail(error)
     similarity = float(np.dot(face_a.embedding, face_b.embedding))
-    threshold = pipeline.embedder.card.thresholds.best_accuracy
-    result = {"similarity": round(similarity, 6), "model": pipeline.embedder.card.name, "threshold": threshold}
-    if threshold is not None:
-        result["match"] = similarity >= threshold
+    decision = verify_decision(pipeline.embedder.card, None, None)
+    result = {"similarity": round(similarity, 6), "model": pipeline.embedder.card.name,
+              "threshold": decision.threshold, "far": decision.far}
+    if decision.threshold is not None:
+        result["match"] = decision.accepts(similarity)
     typer.echo(json.dumps(result))
 
 

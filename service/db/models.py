@@ -123,5 +123,7 @@ class ChangeLog(Base):
     seq: Mapped[int] = mapped_column(BigId, primary_key=True)
     op: Mapped[str] = mapped_column(String(8))
     face_id: Mapped[int] = mapped_column(BigInteger)  # no FK: the face is gone after a remove
+    # whose template the event changes; NULL only in events logged before this column existed
+    identity_id: Mapped[int | None] = mapped_column(BigInteger)
     embedder: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,21 +1,23 @@
-"""The gallery: enrol, remove and search faces, keeping this worker's FAISS index equal to SQL.
+"""The gallery: enrol, remove and search identities, keeping this worker's FAISS index equal to SQL.
 
-SQL is the source of truth. Every write commits to SQL first (with its change-log events in the
-same transaction), then this worker applies the change log to its index before returning, so its
-own writes are visible at once. Other workers' writes arrive through `sync()`, which `search()`
-runs when the last sync is older than `sync_interval` seconds. Face ids are never reused, so
-replaying events is idempotent: start-up calls `rebuild()`, but replaying the whole log from an
-empty index gives the same state.
+SQL is the source of truth. Every write commits to SQL first (with its change-log events in the same
+transaction), then this worker applies the change log to its index before returning, so its own writes are
+visible at once. Other workers' writes arrive through `sync()`, which `search()` runs when the last sync is
+older than `sync_interval` seconds.
+
+The index holds one vector per identity: its template, the normalised mean of its faces' embeddings
+(service.gallery.templates). An event recomputes its identity's template from SQL as it is then, so replaying
+events is idempotent and a worker that lags only shows an older state. Template keys in the index are this
+worker's own and never reused (graph indexes cannot delete). Start-up calls `rebuild()`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,22 +27,28 @@ from service.db.engine import write_session
 from service.gallery import repository
 from service.gallery.index import FaceIndex, IndexSettings
 from service.gallery.repository import AddedFace, NewFace
-
-_OVERFETCH = 4  # faces fetched per wanted identity; widened while identities repeat
+from service.gallery.templates import Templates, mean_template
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """An identity found by a search, with its best-matching face."""
+    """An identity scored against a probe: its template's similarity, its face count and best-matching face."""
 
     identity_id: int
     name: str
     face_id: int
     similarity: float
+    faces: int
+
+
+@dataclass
+class _Entry:
+    key: int  # the template's id in this worker's index
+    faces: int
 
 
 class Gallery:
-    """Identity search for one embedder over SQL rows, through an in-memory FAISS index."""
+    """Identity search for one embedder over SQL rows, through an in-memory FAISS index of templates."""
 
     def __init__(
         self,
@@ -55,10 +63,13 @@ class Gallery:
         self.index_settings = index_settings or IndexSettings()
         self.sync_interval = sync_interval
         # _sync_lock orders syncs and rebuild swaps (held across SQL reads);
-        # _index_lock guards the FAISS index against concurrent search and mutation (held briefly)
+        # _index_lock guards the index and the entries against concurrent search and mutation (held briefly)
         self._sync_lock = threading.Lock()
         self._index_lock = threading.Lock()
         self._index = self._build(np.empty(0, np.int64), np.empty((0, dim), np.float32))
+        self._entries: dict[int, _Entry] = {}  # identity id -> its template in the index
+        self._owners: dict[int, int] = {}  # template key -> identity id
+        self._next_key = 1
         self._last_seq = 0
         self._last_sync = -math.inf
 
@@ -72,13 +83,21 @@ class Gallery:
             settings.gallery_sync_interval,
         )
 
-    def _build(self, ids: np.ndarray, vectors: np.ndarray, build_threads: int = 0) -> FaceIndex:
+    def _build(self, keys: np.ndarray, vectors: np.ndarray, build_threads: int = 0) -> FaceIndex:
         settings = self.index_settings
-        return FaceIndex.build(self.dim, settings.kind, settings.params, ids, vectors, settings.threads, build_threads)
+        return FaceIndex.build(self.dim, settings.kind, settings.params, keys, vectors, settings.threads,
+                               build_threads)
 
     def __len__(self) -> int:
+        """Enrolled faces of this embedder."""
         with self._index_lock:
-            return len(self._index)
+            return sum(entry.faces for entry in self._entries.values())
+
+    @property
+    def identities(self) -> int:
+        """Identities with at least one face of this embedder: the N of open-set identification."""
+        with self._index_lock:
+            return len(self._entries)
 
     @property
     def last_seq(self) -> int:
@@ -90,6 +109,11 @@ class Gallery:
         """The index kind in use (a trainable kind is `flat` until there is enough data)."""
         return self._index.effective_kind
 
+    def _load(self, identity_ids: Sequence[int] | None = None) -> Templates:
+        with self.session_factory() as session:
+            rows = repository.identity_embeddings(session, self.embedder, self.dim, identity_ids)
+            return Templates.from_rows(((identity_id, vector) for identity_id, _, vector in rows), self.dim)
+
     def rebuild(self, build_threads: int = 0) -> None:
         """Build a fresh index from this embedder's SQL rows, swap it in, then catch up with the log.
 
@@ -97,10 +121,14 @@ class Gallery:
         the cores: a large graph index builds on all of them instead of FACEVER_INDEX_THREADS."""
         with self.session_factory() as session:
             seq = repository.last_seq(session)  # read first: events after it are replayed by sync()
-            ids, vectors = repository.load_embeddings(session, self.embedder, self.dim)
-        index = self._build(ids, vectors, build_threads)  # searches keep using the old index meanwhile
+        templates = self._load()
+        keys = np.arange(1, len(templates.identity_ids) + 1, dtype=np.int64)
+        index = self._build(keys, templates.vectors, build_threads)  # searches keep using the old index meanwhile
+        ids, faces = templates.identity_ids.tolist(), templates.faces.tolist()
         with self._sync_lock, self._index_lock:
-            self._index, self._last_seq = index, seq
+            self._index, self._last_seq, self._next_key = index, seq, len(keys) + 1
+            self._entries = {identity_id: _Entry(key, n) for identity_id, key, n in zip(ids, keys.tolist(), faces)}
+            self._owners = {entry.key: identity_id for identity_id, entry in self._entries.items()}
         self.sync()
 
     def sync(self, wait: bool = True) -> int:
@@ -112,27 +140,41 @@ class Gallery:
             return 0
         try:
             with self.session_factory() as session:
-                changes = repository.changes_after(session, self._last_seq)
-                final = {c.face_id: c.op for c in changes if c.embedder == self.embedder}
-                added = [face_id for face_id, op in final.items() if op == "add"]
-                # a face added then removed since is simply not found here
-                ids, vectors = repository.load_embeddings(session, self.embedder, self.dim, face_ids=added)
+                events = repository.changes_after(session, self._last_seq)
+            changes = [change for change in events if change.embedder == self.embedder]
+            # an event logged before events named their identity cannot be placed: start again from SQL
+            unplaced = any(change.identity_id is None for change in changes)
+            touched = sorted({change.identity_id for change in changes if change.identity_id is not None})
+            templates = self._load(touched) if touched and not unplaced else None
             with self._index_lock:
-                self._index.remove([face_id for face_id, op in final.items() if op == "remove"])
-                self._index.add(ids, vectors)
-                if changes:
-                    self._last_seq = changes[-1].seq
+                if templates is not None:
+                    self._replace(touched, templates)
+                if events and not unplaced:
+                    self._last_seq = events[-1].seq
                 self._last_sync = time.monotonic()
-                stale = self._index.needs_rebuild
+                stale = unplaced or self._index.needs_rebuild
         finally:
             self._sync_lock.release()
         if stale:
             self.rebuild()
-        return len(final)
+        return len(changes)
+
+    def _replace(self, identity_ids: Iterable[int], templates: Templates) -> None:
+        """Swap in the new templates of `identity_ids`; one without faces left leaves the index."""
+        old = [self._entries.pop(i).key for i in identity_ids if i in self._entries]
+        for key in old:
+            del self._owners[key]
+        self._index.remove(old)
+        keys = np.arange(self._next_key, self._next_key + len(templates.identity_ids), dtype=np.int64)
+        self._next_key += len(keys)
+        self._index.add(keys, templates.vectors)
+        for identity_id, key, faces in zip(templates.identity_ids.tolist(), keys.tolist(), templates.faces.tolist()):
+            self._entries[identity_id] = _Entry(key, faces)
+            self._owners[key] = identity_id
 
     def enrol(self, identity_id: int, faces: Sequence[NewFace]) -> list[AddedFace]:
         """Store faces (unit-normalised) for an identity; they are searchable here on return."""
-        unit_faces = [dataclasses.replace(face, embedding=self._unit(face.embedding)) for face in faces]
+        unit_faces = [replace(face, embedding=self._unit(face.embedding)) for face in faces]
         with write_session(self.session_factory) as session:
             added = repository.add_faces(session, identity_id, self.embedder, unit_faces)
         self.sync()
@@ -152,49 +194,49 @@ class Gallery:
         return face_ids
 
     def search(self, vector: np.ndarray, top_k: int = 5, threshold: float | None = None) -> list[Candidate]:
-        """Up to `top_k` identities by their best face's similarity, at least `threshold` if given."""
+        """Up to `top_k` identities by their template's similarity, at least `threshold` if given.
+
+        The index proposes the identities; their scores and best faces are then read from SQL, so an identity
+        changed or deleted by another worker since the last sync is scored as it is now, or left out."""
         if top_k <= 0:
             return []
         if time.monotonic() - self._last_sync > self.sync_interval:
             self.sync(wait=False)  # a sync already running elsewhere is fresh enough
         query = self._unit(vector)
-        fetch = top_k * _OVERFETCH
-        while True:
-            with self._index_lock:
-                scores, ids = self._index.search(query, fetch)
-                size = len(self._index)
-            hits = [
-                (int(face_id), float(score))
-                for score, face_id in zip(scores[0], ids[0], strict=True)
-                if face_id >= 0 and (threshold is None or score >= threshold)
-            ]
-            best = self._best_per_identity(hits)
-            # stop when enough identities, or the index (or the threshold) has no more faces to give
-            if len(best) >= top_k or len(hits) < fetch or fetch >= size:
-                return best[:top_k]
-            fetch *= _OVERFETCH
+        with self._index_lock:
+            _, keys = self._index.search(query, top_k)
+            found = [self._owners[key] for key in keys[0].tolist() if key in self._owners]
+        scored = self._score(found, query)
+        return [c for c in scored if threshold is None or c.similarity >= threshold][:top_k]
 
-    def _best_per_identity(self, hits: list[tuple[int, float]]) -> list[Candidate]:
+    def _score(self, identity_ids: Sequence[int], query: np.ndarray) -> list[Candidate]:
+        """Candidates for the identities that still have faces, best first."""
         with self.session_factory() as session:
-            # faces deleted by another worker since the last sync are no longer in SQL: dropped here
-            owners = repository.face_owners(session, [face_id for face_id, _ in hits])
-        best: dict[int, Candidate] = {}
-        for face_id, score in hits:  # best first
-            owner = owners.get(face_id)
-            if owner is not None and owner.identity_id not in best:
-                best[owner.identity_id] = Candidate(owner.identity_id, owner.name, face_id, score)
-        return list(best.values())
+            names = {i: identity.name for i, identity in repository.identities_by_id(session, identity_ids).items()}
+            faces: dict[int, tuple[list[int], list[np.ndarray]]] = {}
+            for identity_id, face_id, embedding in repository.identity_embeddings(
+                session, self.embedder, self.dim, identity_ids
+            ):
+                ids, vectors = faces.setdefault(identity_id, ([], []))
+                ids.append(face_id)
+                vectors.append(embedding)
+        candidates = []
+        for identity_id, (ids, vectors) in faces.items():
+            if identity_id not in names:
+                continue
+            matrix = np.stack(vectors)
+            best = int(np.argmax(matrix @ query))
+            similarity = float(mean_template(matrix) @ query)
+            candidates.append(Candidate(identity_id, names[identity_id], ids[best], similarity, len(ids)))
+        return sorted(candidates, key=lambda c: -c.similarity)
 
     def match_identity(self, identity_id: int, vector: np.ndarray) -> Candidate | None:
-        """The identity's best face for `vector`, from SQL; None if it has no face of this embedder."""
+        """The identity scored against `vector` by its template, from SQL; None if it has no face of this
+        embedder. Raises FaceverError(not_found) for an unknown identity."""
         with self.session_factory() as session:
-            identity = repository.get_identity(session, identity_id)
-            ids, vectors = repository.load_embeddings(session, self.embedder, self.dim, identity_id=identity_id)
-        if not len(ids):
-            return None
-        similarities = vectors @ self._unit(vector)
-        best = int(np.argmax(similarities))
-        return Candidate(identity.id, identity.name, int(ids[best]), float(similarities[best]))
+            repository.get_identity(session, identity_id)
+        found = self._score([identity_id], self._unit(vector))
+        return found[0] if found else None
 
     def _unit(self, vector: np.ndarray) -> np.ndarray:
         """`vector` as a float32 unit vector of this gallery's dimension."""

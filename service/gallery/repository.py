@@ -62,6 +62,7 @@ class Change:
     op: Literal["add", "remove"]
     face_id: int
     embedder: str
+    identity_id: int | None  # None only in events logged before the column existed
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,9 @@ def _check_external_id(session: Session, external_id: str | None, identity_id: i
         )
 
 
-def _log(session: Session, op: str, faces: Iterable[tuple[int, str]]) -> None:
-    rows = [{"op": op, "face_id": face_id, "embedder": embedder} for face_id, embedder in faces]
+def _log(session: Session, op: str, identity_id: int, faces: Iterable[tuple[int, str]]) -> None:
+    rows = [{"op": op, "face_id": face_id, "identity_id": identity_id, "embedder": embedder}
+            for face_id, embedder in faces]
     if rows:
         session.execute(insert(ChangeLog), rows)
 
@@ -159,7 +161,7 @@ def delete_identity(session: Session, identity_id: int) -> list[int]:
     # the row lock makes a concurrent enrolment wait, so no face escapes the change log
     identity = get_identity(session, identity_id, for_update=True)
     faces = session.execute(select(Face.id, Face.embedder).where(Face.identity_id == identity_id)).all()
-    _log(session, "remove", faces)
+    _log(session, "remove", identity_id, faces)
     session.delete(identity)
     session.flush()
     return [face_id for face_id, _ in faces]
@@ -196,7 +198,7 @@ def add_faces(session: Session, identity_id: int, embedder: str, faces: Sequence
         )
     session.add_all(rows.values())
     session.flush()
-    _log(session, "add", [(row.id, embedder) for row in rows.values()])
+    _log(session, "add", identity_id, [(row.id, embedder) for row in rows.values()])
     ids = {**existing, **{sha: row.id for sha, row in rows.items()}}
     fresh, results = set(rows), []
     for face in faces:  # the first occurrence of a new image is the enrolment, repeats are duplicates
@@ -234,7 +236,7 @@ def delete_face(session: Session, face_id: int, identity_id: int | None = None) 
     if identity_id is not None and row.identity_id != identity_id:
         raise FaceverError(ErrorCode.not_found, f"face {face_id} belongs to another identity, not to identity "
                            f"{identity_id}", id=face_id, identity_id=identity_id)
-    _log(session, "remove", [(face_id, row.embedder)])
+    _log(session, "remove", row.identity_id, [(face_id, row.embedder)])
     session.execute(delete(Face).where(Face.id == face_id))
 
 
@@ -245,7 +247,7 @@ def last_seq(session: Session) -> int:
 def changes_after(session: Session, seq: int) -> list[Change]:
     """Change-log events after `seq`, in order."""
     rows = session.execute(
-        select(ChangeLog.seq, ChangeLog.op, ChangeLog.face_id, ChangeLog.embedder)
+        select(ChangeLog.seq, ChangeLog.op, ChangeLog.face_id, ChangeLog.embedder, ChangeLog.identity_id)
         .where(ChangeLog.seq > seq)
         .order_by(ChangeLog.seq)
     )
@@ -270,6 +272,20 @@ def load_embeddings(
     ids = np.fromiter((row[0] for row in rows), np.int64, len(rows))
     blob = b"".join(bytes(row[1]) for row in rows)
     return ids, np.frombuffer(blob, dtype="<f4").reshape(len(rows), dim).astype(np.float32)
+
+
+def identity_embeddings(
+    session: Session, embedder: str, dim: int, identity_ids: Sequence[int] | None = None, batch: int = 10_000
+) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Stream (identity_id, face_id, float32 (dim,) embedding) of `embedder`'s faces, of some identities if given.
+
+    Rows come in batches of `batch`, so a million-face gallery is never held as ORM objects at once."""
+    statement = select(Face.identity_id, Face.id, Face.embedding).where(Face.embedder == embedder)
+    chunks = [None] if identity_ids is None else list(_chunks(list(dict.fromkeys(identity_ids))))
+    for chunk in chunks:
+        query = statement if chunk is None else statement.where(Face.identity_id.in_(chunk))
+        for identity_id, face_id, blob in session.execute(query.execution_options(yield_per=batch)):
+            yield identity_id, face_id, np.frombuffer(bytes(blob), dtype="<f4", count=dim).astype(np.float32)
 
 
 def face_owners(session: Session, face_ids: Sequence[int]) -> dict[int, FaceOwner]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Literal
 
@@ -97,6 +98,48 @@ class Thresholds(_Part):
         return self.far_1e_3 if self.far_1e_3 is not None else self.best_accuracy
 
 
+class FarCurve(_Part):
+    """Decision thresholds for probes against identities of `faces` enrolled faces, by false-accept rate.
+
+    ``threshold[i]`` is the smallest cosine at which at most a fraction ``far[i]`` of the calibration impostor
+    comparisons (a probe photo against the mean template of another person's `faces` photos) were accepted.
+    ``far`` falls strictly; ``faces`` = 1 is also photo against photo."""
+
+    faces: int = Field(ge=1)
+    far: list[float] = Field(min_length=2)
+    threshold: list[float] = Field(min_length=2)
+    impostor_scores: int = Field(ge=1, description="impostor comparisons the curve was measured on")
+
+    @model_validator(mode="after")
+    def _monotone(self) -> FarCurve:
+        if len(self.far) != len(self.threshold):
+            raise ValueError("far and threshold need the same length")
+        if any(b >= a for a, b in pairwise(self.far)) or not 0 < self.far[-1] <= self.far[0] < 1:
+            raise ValueError("far must fall strictly, within (0, 1)")
+        if any(b < a for a, b in pairwise(self.threshold)):
+            raise ValueError("threshold must not fall as far falls")
+        return self
+
+
+class Calibration(_Part):
+    """FAR-named thresholds for every decision the service makes (service.decisions applies them).
+
+    Identities are scored by the normalised mean of their enrolled embeddings (``scoring``); impostor scores
+    against such a template rise with the number of faces in it, hence one curve per template size."""
+
+    scoring: Literal["mean_template"] = "mean_template"
+    curves: list[FarCurve] = Field(min_length=1, description="by enrolled faces, increasing; the first has 1")
+    default_far: float = Field(1e-2, gt=0, lt=1, description="the FAR of a request that names no threshold")
+    calibrated_on: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Calibration:
+        sizes = [curve.faces for curve in self.curves]
+        if sizes[0] != 1 or any(b <= a for a, b in pairwise(sizes)):
+            raise ValueError("curves need template sizes 1, then strictly increasing")
+        return self
+
+
 Weights = Literal["fp32", "fp16", "int8"]
 
 
@@ -124,6 +167,7 @@ class ModelCard(_Part):
     training: TrainingRecipe = Field(default_factory=TrainingRecipe)
     metrics: Metrics = Field(default_factory=Metrics)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    calibration: Calibration | None = None  # cards written before FAR curves existed have none
     # how the weights are stored; cards written before this field existed are fp32 exports
     weights: Weights = "fp32"
     compaction: Compaction | None = None

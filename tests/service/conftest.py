@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.config import REPO_ROOT, Settings
+from service.decisions import identify_decision, verify_decision
 from service.vision.model_card import ModelCard, load_model_card
 
 DEFAULT_EMBEDDER: str = Settings.model_fields["embedder"].default  # what a fresh clone serves, whatever FACEVER_* says
@@ -41,6 +42,11 @@ def service_card(service_settings: Settings) -> ModelCard:
     return card
 
 
-def identify_threshold(card: ModelCard) -> float | None:
-    """The threshold /v1/identify applies when the request names none: FAR 1e-3, else best accuracy."""
-    return card.thresholds.far_1e_3 if card.thresholds.far_1e_3 is not None else card.thresholds.best_accuracy
+def verify_threshold(card: ModelCard, faces: int = 1) -> float | None:
+    """The threshold /v1/verify applies when the request names none (photo against photo: 1 face)."""
+    return verify_decision(card, None, None, faces).threshold
+
+
+def identify_threshold(card: ModelCard, faces: int, identities: int) -> float | None:
+    """The threshold /v1/identify holds a candidate of `faces` faces to among `identities`, when none is named."""
+    return identify_decision(card, None, None, faces, identities).threshold

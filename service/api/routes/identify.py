@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -19,6 +21,8 @@ from service.api.schemas import (
     IdentityRef,
 )
 from service.api.uploads import read_body
+from service.db.models import Identity
+from service.decisions import Decision, identify_decision
 from service.gallery import repository
 from service.gallery.gallery import Candidate, Gallery
 from service.vision.pipeline import EmbeddedFace, FacePipeline
@@ -31,26 +35,35 @@ IMAGE = "image"
 @router.post("/identify", response_model=IdentifyResult | IdentifyAllResult, dependencies=[deps.client],
              openapi_extra=body_doc(IdentifyParams, {IMAGE: 1}, [IMAGE]), summary="Identify a face",
              responses=error_responses(*CLIENT, *IMAGE_BODY, *FACE),
-             description="Candidates are the top_k identities by their best face, whatever the threshold; "
-                         "`match` is the first candidate if it reaches the threshold (request, else the model "
-                         "card's FAR 1e-3 threshold, else its best-accuracy one), else null. With all_faces, "
-                         "one such answer per detected face in `faces`.")
+             description="Candidates are the top_k identities by the similarity of their template (the "
+                         "normalised mean of their faces), whatever the threshold; `match` is the first candidate "
+                         "if it reaches its threshold, else null. Thresholds come from `far` (default: the model "
+                         "card's default_far): each candidate is held to far / (identities enrolled), at its "
+                         "number of faces, so a never-enrolled person gets a match with probability at most far. "
+                         "An explicit `threshold` applies to every candidate as is. With all_faces, one such "
+                         "answer per detected face in `faces`.")
 async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
     pipeline, gallery = deps.pipeline_of(request), deps.gallery_of(request)
     body = await read_body(request, (IMAGE,), pipeline.limits.max_bytes)
     data = image_bytes(body, IMAGE)
     params = parse_params(IdentifyParams, {k: v for k, v in body.items() if k != IMAGE})
     card = pipeline.embedder.card
-    threshold = params.threshold if params.threshold is not None else card.thresholds.identify
+    identities = gallery.identities
+    # checked before any pipeline work: a model without calibration refuses `far` with a 422
+    far = identify_decision(card, params.far, params.threshold, 1, identities).far
+
+    def decide(faces: int) -> Decision:
+        return identify_decision(card, params.far, params.threshold, faces, identities)
+
     answers = await run_in_threadpool(_identify, pipeline, gallery, data, params)
-    results = [_answer(face, candidates, threshold) for face, candidates in answers]
+    results = [_answer(face, hits, identities_by_id, decide) for face, hits, identities_by_id in answers]
     if params.all_faces:
-        return IdentifyAllResult(model=card.name, threshold=threshold, faces=results)
-    return IdentifyResult(model=card.name, threshold=threshold, **dict(results[0]))
+        return IdentifyAllResult(model=card.name, far=far, identities=identities, faces=results)
+    return IdentifyResult(model=card.name, far=far, identities=identities, **dict(results[0]))
 
 
 def _identify(pipeline: FacePipeline, gallery: Gallery, data: bytes,
-              params: IdentifyParams) -> list[tuple[EmbeddedFace, list[CandidateOut]]]:
+              params: IdentifyParams) -> list[tuple[EmbeddedFace, list[Candidate], dict[int, Identity]]]:
     if params.all_faces:
         faces = pipeline.embed_aligned(pipeline.align_usable(pipeline.decode(data), "all"))
     else:
@@ -58,19 +71,17 @@ def _identify(pipeline: FacePipeline, gallery: Gallery, data: bytes,
     found = [gallery.search(face.embedding, params.top_k) for face in faces]
     with gallery.session_factory() as session:
         identities = repository.identities_by_id(session, [c.identity_id for hits in found for c in hits])
-    return [(face, _candidates(hits, identities)) for face, hits in zip(faces, found)]
+    return [(face, hits, identities) for face, hits in zip(faces, found)]
 
 
-def _candidates(hits: list[Candidate], identities: dict) -> list[CandidateOut]:
-    # an identity deleted since the search is left out
-    return [
+def _answer(face: EmbeddedFace, hits: list[Candidate], identities: dict[int, Identity],
+            decide: Callable[[int], Decision]) -> FaceIdentification:
+    candidates = [
         CandidateOut(identity=IdentityRef.of(identities[hit.identity_id]), similarity=round(hit.similarity, 6),
-                     face_id=hit.face_id)
-        for hit in hits if hit.identity_id in identities
+                     face_id=hit.face_id, enrolled_faces=hit.faces, threshold=decide(hit.faces).threshold)
+        for hit in hits if hit.identity_id in identities  # an identity deleted since the search is left out
     ]
-
-
-def _answer(face: EmbeddedFace, candidates: list[CandidateOut], threshold: float | None) -> FaceIdentification:
     best = candidates[0] if candidates else None
+    threshold = best.threshold if best is not None else decide(1).threshold
     match = best if best is not None and threshold is not None and best.similarity >= threshold else None
-    return FaceIdentification(face=FaceOut.of(face.face), candidates=candidates, match=match)
+    return FaceIdentification(face=FaceOut.of(face.face), candidates=candidates, match=match, threshold=threshold)

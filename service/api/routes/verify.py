@@ -12,6 +12,7 @@ from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
 from service.api.schemas import FaceOut, IdentityRef, VerifyParams, VerifyResult
 from service.api.uploads import read_body
+from service.decisions import verify_decision
 from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 
@@ -26,7 +27,10 @@ IMAGE_FIELDS = ("image_a", "image_b")
              responses=error_responses(*CLIENT, *IMAGE_BODY, *FACE, ErrorCode.not_found,
                                        ErrorCode.identity_without_faces),
              summary="Verify two faces, or a face against an enrolled identity",
-             description="Send image_a and either image_b or identity_id (then the identity's best face counts).")
+             description="Send image_a and either image_b or identity_id (then image_a's face is compared with "
+                         "the identity's template, the normalised mean of its faces). The threshold comes from "
+                         "`far` (default: the model card's default_far), calibrated for photo against photo or "
+                         "for an identity with as many faces as this one; an explicit `threshold` applies as is.")
 async def verify(request: Request) -> VerifyResult:
     pipeline, gallery = deps.pipeline_of(request), deps.gallery_of(request)
     body = await read_body(request, IMAGE_FIELDS, pipeline.limits.max_bytes)
@@ -36,7 +40,7 @@ async def verify(request: Request) -> VerifyResult:
         raise FaceverError(ErrorCode.validation_error, "send either image_b or identity_id (one of them)")
     image_b = image_bytes(body, "image_b") if params.identity_id is None else None
     card = pipeline.embedder.card
-    threshold = params.threshold if params.threshold is not None else card.thresholds.best_accuracy
+    verify_decision(card, params.far, params.threshold)  # a model without calibration refuses `far` up front
 
     def run() -> VerifyResult:
         # both images are decoded, detected and aligned at once, then embedded in one run;
@@ -44,10 +48,11 @@ async def verify(request: Request) -> VerifyResult:
         images = {"image_a": image_a} if image_b is None else {"image_a": image_a, "image_b": image_b}
         faces = pipeline.embed_each(images, params.face_policy)
         face_a = faces["image_a"]
-        result = {"model": card.name, "threshold": threshold, "face_a": FaceOut.of(face_a.face)}
+        result = {"model": card.name, "face_a": FaceOut.of(face_a.face)}
         if image_b is not None:
             face_b = faces["image_b"]
             similarity = float(np.dot(face_a.embedding, face_b.embedding))
+            decision = verify_decision(card, params.far, params.threshold)
             result.update(face_b=FaceOut.of(face_b.face))
         else:
             best = gallery.match_identity(params.identity_id, face_a.embedding)
@@ -57,8 +62,9 @@ async def verify(request: Request) -> VerifyResult:
             with gallery.session_factory() as session:
                 identity = repository.get_identity(session, params.identity_id)
             similarity = best.similarity
-            result.update(identity=IdentityRef.of(identity), face_id=best.face_id)
-        return VerifyResult(similarity=round(similarity, 6),
-                            match=None if threshold is None else similarity >= threshold, **result)
+            decision = verify_decision(card, params.far, params.threshold, best.faces)
+            result.update(identity=IdentityRef.of(identity), face_id=best.face_id, enrolled_faces=best.faces)
+        return VerifyResult(similarity=round(similarity, 6), threshold=decision.threshold, far=decision.far,
+                            match=decision.accepts(similarity), **result)
 
     return await run_in_threadpool(run)

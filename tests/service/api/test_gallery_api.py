@@ -13,7 +13,7 @@ import pytest
 
 from service.api.schemas import MAX_ID
 from tests.service.api.helpers import GREY, assert_error, lfw, shrunk, side_by_side
-from tests.service.conftest import identify_threshold
+from tests.service.conftest import identify_threshold, verify_threshold
 
 BLIX = [lfw("Hans_Blix", 7), lfw("Hans_Blix", 8)]
 GARNER = [lfw("Jennifer_Garner", 1), lfw("Jennifer_Garner", 3)]
@@ -72,16 +72,29 @@ def test_identify_refuses_top_k_in_the_query_string(client_role, people):
     assert len(_identify(client_role, BLIX[0], top_k="1")["candidates"]) == 1  # where it belongs, it is read
 
 
-def test_identify_returns_the_enrolled_photo_first(client_role, people, service_card):
+def _pair_similarity(client, image_a: bytes, image_b: bytes) -> float:
+    files = {"image_a": ("a.jpg", image_a, "image/jpeg"), "image_b": ("b.jpg", image_b, "image/jpeg")}
+    return client.post("/v1/verify", files=files).json()["similarity"]
+
+
+def test_identify_scores_an_identity_by_its_template(client_role, people, service_card):
     body = _identify(client_role, BLIX[0])
     first = body["candidates"][0]
     assert first["identity"]["id"] == people["blix"] and first["identity"]["name"] == "Hans Blix"
-    assert first["similarity"] == pytest.approx(1.0, abs=1e-4)
-    assert body["threshold"] == pytest.approx(identify_threshold(service_card))  # the card's, none was asked for
+    # two unit vectors a, b: the probe a against the normalised mean of a and b scores sqrt((1 + a.b) / 2)
+    expected = ((1 + _pair_similarity(client_role, BLIX[0], BLIX[1])) / 2) ** 0.5
+    assert first["similarity"] == pytest.approx(expected, abs=1e-4) and first["enrolled_faces"] == len(BLIX)
+    faces = client_role.get(f"/v1/identities/{people['blix']}/faces").json()["items"]
+    assert first["face_id"] == faces[0]["id"]  # the enrolled photo itself is the identity's closest face
+    identities = body["identities"]
+    assert identities == 2 and body["far"] == service_card.calibration.default_far
+    assert body["threshold"] == first["threshold"] == pytest.approx(identify_threshold(service_card, 2, identities))
     assert body["match"] == first
     assert len({c["identity"]["id"] for c in body["candidates"]}) == len(body["candidates"])  # one per identity
-    strict = _identify(client_role, BLIX[0], threshold="0.99", top_k="1")
-    assert len(strict["candidates"]) == 1 and strict["match"]["identity"]["id"] == people["blix"]
+    below = _identify(client_role, BLIX[0], threshold=str(round(expected - 0.01, 4)), top_k="1")
+    assert len(below["candidates"]) == 1 and below["match"]["identity"]["id"] == people["blix"]
+    assert below["far"] is None and below["threshold"] == round(expected - 0.01, 4)  # used as is
+    assert _identify(client_role, BLIX[0], threshold=str(round(expected + 0.01, 4)))["match"] is None
 
 
 # the next tests run before test_enrolment_is_partial_and_says_why enrols Blix's or Garner's face as "Mixed Bag"
@@ -91,14 +104,14 @@ def test_identify_a_new_photo_of_an_enrolled_person(client_role, people, service
     first = body["candidates"][0]
     assert first["identity"]["id"] == people[person], body["candidates"]
     assert first["similarity"] < 1.0 - 1e-3  # a photo the gallery has not seen
-    assert body["threshold"] == pytest.approx(identify_threshold(service_card))
+    assert body["threshold"] == pytest.approx(identify_threshold(service_card, 2, body["identities"]))
     assert body["match"] is not None and body["match"]["identity"]["id"] == people[person], first["similarity"]
 
 
 @pytest.mark.parametrize("stranger", STRANGERS, ids=str)
 def test_a_person_never_enrolled_is_no_match(client_role, people, service_card, stranger):
     body = _identify(client_role, STRANGERS[stranger])
-    threshold = identify_threshold(service_card)
+    threshold = identify_threshold(service_card, 2, body["identities"])
     assert body["threshold"] == pytest.approx(threshold)
     assert body["match"] is None, body["match"]
     assert all(c["similarity"] < threshold for c in body["candidates"])  # listed, but all below the threshold
@@ -116,11 +129,13 @@ def test_identify_all_faces_gives_one_answer_per_face(client_role, people):
 
 def test_verify_against_an_identity(client_role, people):
     response = client_role.post("/v1/verify", files={"image_a": ("a.jpg", GARNER[1], "image/jpeg")},
-                                data={"identity_id": str(people["garner"]), "threshold": "0.99"})
+                                data={"identity_id": str(people["garner"]), "threshold": "0.6"})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["identity"]["id"] == people["garner"] and body["face_b"] is None
-    assert body["similarity"] == pytest.approx(1.0, abs=1e-4) and body["match"] is True
+    assert body["identity"]["id"] == people["garner"] and body["face_b"] is None and body["enrolled_faces"] == 2
+    expected = ((1 + _pair_similarity(client_role, GARNER[0], GARNER[1])) / 2) ** 0.5  # as in identify
+    assert body["similarity"] == pytest.approx(expected, abs=1e-4) and body["match"] is True
+    assert body["threshold"] == 0.6 and body["far"] is None  # an explicit threshold is used as is
 
 
 @pytest.mark.parametrize("person", NEW_PHOTOS, ids=str)
@@ -130,7 +145,7 @@ def test_verify_a_new_photo_against_the_right_and_the_wrong_identity(client_role
     right = client_role.post("/v1/verify", files=image, data={"identity_id": str(people[person])}).json()
     wrong = client_role.post("/v1/verify", files=image, data={"identity_id": str(people[other])}).json()
     for body in (right, wrong):
-        assert body["threshold"] == pytest.approx(service_card.thresholds.best_accuracy)  # the card's
+        assert body["threshold"] == pytest.approx(verify_threshold(service_card, 2))  # the card's, for 2 faces
     assert right["identity"]["id"] == people[person] and right["match"] is True, right["similarity"]
     assert wrong["identity"]["id"] == people[other] and wrong["match"] is False, wrong["similarity"]
     assert right["similarity"] > wrong["similarity"]

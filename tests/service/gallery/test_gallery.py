@@ -59,7 +59,7 @@ def people() -> tuple[np.ndarray, np.ndarray]:
     return clusters(np.random.default_rng(1), 6, 3, DIM)
 
 
-def test_search_returns_identities_with_their_best_face(make_worker: MakeWorker, people) -> None:
+def test_search_scores_identities_by_their_template(make_worker: MakeWorker, people) -> None:
     centres, faces = people
     gallery = make_worker()
     enrolled = [_person(gallery, f"person {i}", faces[i]) for i in range(len(centres))]
@@ -70,12 +70,31 @@ def test_search_returns_identities_with_their_best_face(make_worker: MakeWorker,
     assert [r.similarity for r in results] == sorted((r.similarity for r in results), reverse=True)
     best_face = int(np.argmax(faces[2] @ centres[2]))
     assert results[0].face_id == enrolled[2][1][best_face]
-    assert results[0].similarity == pytest.approx(float(faces[2][best_face] @ centres[2]), abs=1e-5)
+    template = faces[2].mean(axis=0) / np.linalg.norm(faces[2].mean(axis=0))
+    assert results[0].similarity == pytest.approx(float(template @ centres[2]), abs=1e-5)
+    assert results[0].faces == faces.shape[1]
     assert [r.identity_id for r in gallery.search(centres[2], 5, threshold=0.8)] == [enrolled[2][0]]
     assert gallery.search(-centres[2], 5, threshold=0.9) == []
-    assert len(gallery.search(centres[0], top_k=100)) == len(centres)  # widens past the over-fetch
+    assert len(gallery.search(centres[0], top_k=100)) == len(centres) == gallery.identities
     match = gallery.match_identity(enrolled[4][0], centres[4])
     assert match is not None and match.face_id == enrolled[4][1][int(np.argmax(faces[4] @ centres[4]))]
+    # verify against an identity and identify give the same score for the same identity
+    found = {c.identity_id: c for c in gallery.search(centres[4], top_k=100)}
+    assert found[enrolled[4][0]] == match
+
+
+def test_a_template_follows_enrolments_and_deletes(make_worker: MakeWorker, people) -> None:
+    centres, faces = people
+    writer, follower = make_worker(), make_worker(NEVER)
+    alice, alice_faces = _person(writer, "alice", faces[0][:1])
+    writer.enrol(alice, [new_face(e) for e in faces[0][1:]])
+    writer.remove_face(alice_faces[0], alice)
+    follower.sync()
+    rest = faces[0][1:].mean(axis=0) / np.linalg.norm(faces[0][1:].mean(axis=0))
+    for worker in (writer, follower):
+        (hit,) = worker.search(centres[0], 1)
+        assert hit.faces == len(faces[0]) - 1 and hit.similarity == pytest.approx(float(rest @ centres[0]), abs=1e-5)
+        assert worker._index.search(rest, 1)[0][0][0] == pytest.approx(1.0, abs=1e-5)  # the index holds the template
 
 
 def test_enrolment_reports_duplicates_and_checks_the_dimension(make_worker: MakeWorker, people) -> None:
@@ -173,14 +192,14 @@ def test_other_embedders_faces_stay_out_of_the_index(make_worker: MakeWorker, pe
 def test_index_kinds_rebuild_themselves_when_needed(
     make_worker: MakeWorker, kind: str, params: dict, trained: str
 ) -> None:
-    centres, faces = clusters(np.random.default_rng(3), 20, 5, DIM)
+    centres, faces = clusters(np.random.default_rng(3), 100, 2, DIM)
     gallery = make_worker(kind=kind, params=params)
-    people = [_person(gallery, f"p{i}", faces[i]) for i in range(20)]
-    assert gallery.index_kind == trained  # 100 faces: enough to train, so the gallery rebuilt
-    for identity_id, _ in people[:5]:  # 25% removed: HNSW rebuilds to drop its tombstones
+    people = [_person(gallery, f"p{i}", faces[i]) for i in range(100)]
+    assert gallery.index_kind == trained  # 100 templates: enough to train, so the gallery rebuilt
+    for identity_id, _ in people[:21]:  # 21% removed: HNSW rebuilds to drop its tombstones
         gallery.remove_identity(identity_id)
-    assert len(gallery) == 75 and gallery._index.ntotal == 75
-    for i in range(5, 20):
+    assert len(gallery) == 158 and gallery.identities == 79 and gallery._index.ntotal == 79
+    for i in range(21, 100):
         assert gallery.search(centres[i], 1)[0].identity_id == people[i][0]
 
 

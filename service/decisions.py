@@ -1,0 +1,95 @@
+"""Decision thresholds named by their false-accept rate, for each decision the service makes.
+
+A model card's `calibration` holds, for templates of 1, 2, 3, 5, 10... enrolled faces, the cosine threshold at
+each false-accept rate (FAR) on a grid. A request names a FAR (or the card's default); this module turns it into
+the threshold for the decision at hand:
+
+- photo against photo: the 1-face curve at that FAR;
+- photo against an identity with n enrolled faces: the curves interpolated at n, linearly in ln n (impostor scores
+  against a mean template grow about linearly in ln n); past the largest calibrated size, the last two sizes'
+  line is extended;
+- open-set identification over N identities: each identity is tested at FAR / N, so the chance that a person
+  who was never enrolled matches anyone stays at most FAR (the union bound; the false-positive identification
+  rate, FPIR, of ISO/IEC 19795-1).
+
+Between grid points a curve is interpolated linearly in log10(FAR); below its smallest calibrated FAR the last
+segment is extended: impostor tails fall faster than exponentially, so the extended threshold is on the strict
+side. An explicit `threshold` overrides all this, and a card without calibration keeps its single thresholds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from service.errors import ErrorCode, FaceverError
+from service.vision.model_card import Calibration, FarCurve, ModelCard
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A threshold and the FAR it was chosen for (None: an explicit threshold, or a card without calibration)."""
+
+    threshold: float | None
+    far: float | None
+
+    def accepts(self, similarity: float) -> bool | None:
+        return None if self.threshold is None else similarity >= self.threshold
+
+
+def _extrapolated(x: float, xs: np.ndarray, ys: np.ndarray) -> float:
+    """Piecewise-linear y(x) through the points (xs increasing), the end segments extended beyond them."""
+    if len(xs) == 1:
+        return float(ys[0])
+    if x <= xs[0]:
+        i = 0
+    elif x >= xs[-1]:
+        i = len(xs) - 2
+    else:
+        return float(np.interp(x, xs, ys))
+    slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
+    return float(ys[i] + slope * (x - xs[i]))
+
+
+def _curve_threshold(curve: FarCurve, far: float) -> float:
+    return _extrapolated(-math.log10(far), -np.log10(curve.far), np.asarray(curve.threshold))
+
+
+def threshold_at(calibration: Calibration, far: float, faces: int) -> float:
+    """The cosine threshold at `far` for a probe against a template of `faces` enrolled faces (>= 1)."""
+    sizes = np.log([curve.faces for curve in calibration.curves])
+    at_far = np.array([_curve_threshold(curve, far) for curve in calibration.curves])
+    return round(min(_extrapolated(math.log(max(faces, 1)), sizes, at_far), 1.0), 6)
+
+
+def _requested_far(card: ModelCard, far: float | None) -> float | None:
+    if card.calibration is None:
+        if far is not None:
+            raise FaceverError(ErrorCode.validation_error, f"model {card.name} has no FAR calibration: send a "
+                               "threshold instead of far", errors=[{"field": "far", "message": "not calibrated"}])
+        return None
+    return far if far is not None else card.calibration.default_far
+
+
+def verify_decision(card: ModelCard, far: float | None, threshold: float | None, faces: int = 1) -> Decision:
+    """Photo against photo (`faces` = 1) or against an identity with `faces` enrolled faces."""
+    if threshold is not None:
+        return Decision(threshold, None)
+    wanted = _requested_far(card, far)
+    if wanted is None:
+        return Decision(card.thresholds.best_accuracy, None)
+    return Decision(threshold_at(card.calibration, wanted, faces), wanted)
+
+
+def identify_decision(
+    card: ModelCard, far: float | None, threshold: float | None, faces: int, identities: int
+) -> Decision:
+    """A candidate with `faces` enrolled faces, found among `identities` identities; `far` bounds the FPIR."""
+    if threshold is not None:
+        return Decision(threshold, None)
+    wanted = _requested_far(card, far)
+    if wanted is None:
+        return Decision(card.thresholds.identify, None)
+    return Decision(threshold_at(card.calibration, wanted / max(identities, 1), faces), wanted)

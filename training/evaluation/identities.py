@@ -1,0 +1,256 @@
+"""Identity decisions on LFW: FAR curves for templates of n faces, and the error rates they give on unseen people.
+
+Every LFW person with several photos gives identities of 1..k enrolled faces (their mean template,
+service.gallery.templates) and genuine probes (their other photos); every other person's photos are impostor
+probes and never-enrolled probes. Three decisions are measured, as the service makes them:
+
+- verify, photo against photo (templates of 1 face);
+- verify against an identity with n enrolled faces;
+- open-set identify over a gallery of N identities: a never-enrolled probe that matches anyone is a false
+  positive identification (FPIR), a probe of an enrolled person that does not match that person is a false
+  negative identification (FNIR) (ISO/IEC 19795-1 terms).
+
+Calibration and measurement never share people: LFW's people.txt splits its people into 10 disjoint sets; sets
+1-5 calibrate the thresholds measured on sets 6-10 and the other way round, so each observed FAR is out of
+sample. The card's calibration uses every person.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import beta
+
+from service.decisions import threshold_at
+from service.gallery.templates import mean_template
+from service.vision.model_card import Calibration, FarCurve
+
+TEMPLATE_SIZES = (1, 2, 3, 5, 10)
+FAR_GRID = tuple(10 ** (-k / 4) for k in range(4, 33))  # 1e-1 .. 1e-8 in quarter decades
+MIN_ACCEPTED = 10  # a curve point needs at least this many impostor scores above it to be estimated
+DRAWS = 8  # random templates per person and size (every photo once for 1-face templates)
+REPORTED_SIZES = (1, 3, 5, 10)
+GALLERY_SIZES = (10, 100, 1000)
+GALLERY_DRAWS = 10  # random galleries per size
+MAX_ENROLLED = 5  # faces enrolled per gallery identity (fewer when the person has fewer spare photos)
+NAMED_FARS = (1e-2, 1e-3, 1e-4)
+
+
+@dataclass(frozen=True)
+class People:
+    """LFW features with a person index per image and the people.txt set (0-9) of each person."""
+
+    vectors: np.ndarray  # (N, D) unit rows
+    person: np.ndarray  # (N,) int person index
+    person_set: np.ndarray  # (P,) int set of each person
+
+    def rows_of(self, sets: Sequence[int]) -> np.ndarray:
+        return np.flatnonzero(np.isin(self.person_set[self.person], sets))
+
+
+def read_people_sets(people_txt: Path) -> dict[str, int]:
+    """people.txt: a count of sets, then per set a count of people and `name n_images` lines; name -> set."""
+    lines = [line.split() for line in people_txt.read_text().splitlines() if line.strip()]
+    sets, row, found = int(lines[0][0]), 1, {}
+    for number in range(sets):
+        count = int(lines[row][0])
+        found.update((name, number) for name, _ in lines[row + 1 : row + 1 + count])
+        row += count + 1
+    return found
+
+
+def people_of(names: Sequence[str], vectors: np.ndarray, sets: dict[str, int]) -> People:
+    """Index the images' person names; a person missing from people.txt is an error (the split would leak)."""
+    unknown = sorted(set(names) - set(sets))
+    if unknown:
+        raise ValueError(f"{len(unknown)} people are in no people.txt set, e.g. {unknown[:3]}")
+    unique, person = np.unique(np.asarray(names), return_inverse=True)
+    return People(np.asarray(vectors, np.float32), person, np.array([sets[name] for name in unique]))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Genuine and impostor similarities of probes against templates of one size."""
+
+    faces: int
+    genuine: np.ndarray
+    impostor: np.ndarray
+    templates: int
+
+
+def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random.Generator) -> Scores:
+    """Templates of `faces` photos of each person in `rows` who has that many (DRAWS random ones each; for one
+    face, every photo), scored against that person's other photos (genuine) and all others (impostor)."""
+    person = people.person[rows]
+    genuine, impostor, templates = [], [], 0
+    for who in np.unique(person):
+        own = rows[person == who]
+        if len(own) < faces:
+            continue
+        others = people.vectors[rows[person != who]]
+        draws = [own[[i]] for i in range(len(own))] if faces == 1 else [
+            rng.choice(own, faces, replace=False) for _ in range(DRAWS)]
+        for enrolled in draws:
+            template = mean_template(people.vectors[enrolled])
+            genuine.append(people.vectors[np.setdiff1d(own, enrolled)] @ template)
+            impostor.append(others @ template)
+            templates += 1
+    empty = np.zeros(0, np.float32)
+    return Scores(faces, np.concatenate(genuine or [empty]), np.concatenate(impostor or [empty]), templates)
+
+
+def far_curve(impostor: np.ndarray, faces: int) -> FarCurve:
+    """Thresholds at FAR_GRID points with at least MIN_ACCEPTED impostor scores at or above them: each the
+    smallest score step above which the accepted fraction does not exceed the point."""
+    ranked = np.sort(np.asarray(impostor, np.float64))[::-1]
+    fars, thresholds = [], []
+    for far in FAR_GRID:
+        allowed = math.floor(far * len(ranked))  # impostor scores that may be accepted
+        if allowed < MIN_ACCEPTED:
+            break
+        fars.append(far)
+        thresholds.append(float(np.nextafter(ranked[allowed], np.inf)))  # the (allowed+1)-th best is refused
+    return FarCurve(faces=faces, far=fars, threshold=thresholds, impostor_scores=len(ranked))
+
+
+def calibrate(people: People, rows: np.ndarray, seed: int, default_far: float, source: str) -> Calibration:
+    """A card calibration from the people in `rows`."""
+    rng = np.random.default_rng(seed)
+    curves = [far_curve(template_scores(people, rows, n, rng).impostor, n) for n in TEMPLATE_SIZES]
+    return Calibration(curves=[c for c in curves if c.impostor_scores], default_far=default_far, calibrated_on=source)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """An observed error rate with its 95 % Clopper-Pearson interval (comparisons treated as independent)."""
+
+    errors: int
+    trials: int
+    low: float = field(init=False)
+    high: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        low = beta.ppf(0.025, self.errors, self.trials - self.errors + 1) if self.errors else 0.0
+        high = beta.ppf(0.975, self.errors + 1, self.trials - self.errors) if self.errors < self.trials else 1.0
+        object.__setattr__(self, "low", float(low))
+        object.__setattr__(self, "high", float(high))
+
+    @property
+    def rate(self) -> float:
+        return self.errors / self.trials if self.trials else float("nan")
+
+    def __add__(self, other: Rate) -> Rate:
+        return Rate(self.errors + other.errors, self.trials + other.trials)
+
+    def to_dict(self) -> dict[str, float]:
+        return {**asdict(self), "rate": self.rate}
+
+
+@dataclass(frozen=True)
+class VerifyRow:
+    """Verify against identities of `faces` faces at the threshold named `far`."""
+
+    faces: int
+    far: float
+    observed_far: Rate
+    frr: Rate
+    templates: int
+
+    @property
+    def key(self) -> tuple[int, float]:
+        return self.faces, self.far
+
+    def __add__(self, other: VerifyRow) -> VerifyRow:
+        return VerifyRow(self.faces, self.far, self.observed_far + other.observed_far, self.frr + other.frr,
+                         self.templates + other.templates)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"faces": self.faces, "far": self.far, "observed_far": self.observed_far.to_dict(),
+                "frr": self.frr.to_dict(), "templates": self.templates}
+
+
+@dataclass(frozen=True)
+class IdentifyRow:
+    """Open-set identification over `identities` identities, each candidate held to `far` / `identities`."""
+
+    identities: int
+    far: float
+    fpir: Rate
+    fnir: Rate
+    galleries: int
+
+    @property
+    def key(self) -> tuple[int, float]:
+        return self.identities, self.far
+
+    def __add__(self, other: IdentifyRow) -> IdentifyRow:
+        return IdentifyRow(self.identities, self.far, self.fpir + other.fpir, self.fnir + other.fnir,
+                           self.galleries + other.galleries)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"identities": self.identities, "far": self.far, "fpir": self.fpir.to_dict(),
+                "fnir": self.fnir.to_dict(), "galleries": self.galleries}
+
+
+def verify_rows(scores: Scores, calibration: Calibration, fars: Sequence[float]) -> list[VerifyRow]:
+    rows = []
+    for far in fars:
+        threshold = threshold_at(calibration, far, scores.faces)
+        rows.append(VerifyRow(scores.faces, far, Rate(int((scores.impostor >= threshold).sum()), scores.impostor.size),
+                              Rate(int((scores.genuine < threshold).sum()), scores.genuine.size), scores.templates))
+    return rows
+
+
+def _galleries(people: People, rows: np.ndarray, size: int, rng: np.random.Generator) -> Iterator[
+        tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]]:
+    """Random galleries of `size` people of `rows`: (enrolled rows per identity, mated probe rows, their gallery
+    position, non-mated probe rows). People with spare photos are enrolled first, so most identities have
+    genuine probes; everyone left out gives never-enrolled probes."""
+    person = people.person[rows]
+    who, counts = np.unique(person, return_counts=True)
+    for _ in range(GALLERY_DRAWS):
+        order = rng.permutation(len(who))
+        order = np.concatenate([order[counts[order] > 1], order[counts[order] == 1]])[:size]
+        if len(order) < size or len(order) == len(who):
+            return  # not enough people for this gallery and a never-enrolled probe
+        enrolled, mated, position = [], [], []
+        for slot, index in enumerate(order):
+            own = rng.permutation(rows[person == who[index]])
+            keep = min(MAX_ENROLLED, max(1, len(own) - 1))
+            enrolled.append(own[:keep])
+            mated.extend(own[keep:])
+            position.extend([slot] * len(own[keep:]))
+        strangers = rows[~np.isin(person, who[order])]
+        yield enrolled, np.array(mated, np.int64), np.array(position, np.int64), strangers
+
+
+def _matched(probes: np.ndarray, templates: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """The gallery position each probe matches: its best template if that reaches its own threshold, else -1."""
+    scores = probes @ templates.T
+    best = scores.argmax(axis=1) if len(templates) else np.zeros(len(probes), np.int64)
+    return np.where(scores[np.arange(len(best)), best] >= limit[best], best, -1)
+
+
+def identify_rows(people: People, rows: np.ndarray, calibration: Calibration, far: float, seed: int) -> list[IdentifyRow]:
+    """FPIR and FNIR of open-set identification at `far`, per gallery size, as the service decides it."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for size in GALLERY_SIZES:
+        false_pos = non_mated = false_neg = mated_total = galleries = 0
+        for enrolled, mated, position, strangers in _galleries(people, rows, size, rng):
+            templates = np.stack([mean_template(people.vectors[e]) for e in enrolled])
+            faces = np.array([len(e) for e in enrolled])
+            thresholds = {n: threshold_at(calibration, far / size, int(n)) for n in np.unique(faces)}
+            limit = np.array([thresholds[n] for n in faces])
+            false_pos += int((_matched(people.vectors[strangers], templates, limit) >= 0).sum())
+            non_mated += len(strangers)
+            false_neg += int((_matched(people.vectors[mated], templates, limit) != position).sum())
+            mated_total += len(mated)
+            galleries += 1
+        if galleries:
+            found.append(IdentifyRow(size, far, Rate(false_pos, non_mated), Rate(false_neg, mated_total), galleries))
+    return found

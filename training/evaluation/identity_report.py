@@ -1,0 +1,130 @@
+"""`facever evaluate identities`: the identity-decision protocol on LFW as a JSON report, a plot and a summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from service.vision.model_card import Calibration
+from training.evaluation.identities import (
+    NAMED_FARS,
+    REPORTED_SIZES,
+    IdentifyRow,
+    People,
+    Rate,
+    VerifyRow,
+    calibrate,
+    identify_rows,
+    template_scores,
+    verify_rows,
+)
+
+Row = TypeVar("Row", VerifyRow, IdentifyRow)
+HALVES = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9))  # people.txt sets: each half calibrates the other
+
+
+@dataclass(frozen=True)
+class IdentityReport:
+    dataset: str
+    model: str
+    onnx_sha256: str
+    default_far: float
+    seed: int
+    n_images: int
+    n_people: int
+    calibration: Calibration  # from every person: what `facever calibrate` writes into the card
+    verify: list[VerifyRow]  # out of sample: each half's rates at the other half's thresholds, pooled
+    identify: list[IdentifyRow]
+
+    def to_dict(self) -> dict[str, Any]:
+        rates = {"verify": [r.to_dict() for r in self.verify], "identify": [r.to_dict() for r in self.identify]}
+        return {"protocol": "identities", "dataset": self.dataset, "model": self.model,
+                "onnx_sha256": self.onnx_sha256, "default_far": self.default_far, "seed": self.seed,
+                "n_images": self.n_images, "n_people": self.n_people,
+                "calibration": self.calibration.model_dump(), **rates}
+
+
+def _pooled(rows: list[Row]) -> list[Row]:
+    """The two halves' rows of the same decision and FAR added up (errors and trials)."""
+    merged: dict[tuple[int, float], Row] = {}
+    for row in rows:
+        merged[row.key] = merged[row.key] + row if row.key in merged else row
+    return list(merged.values())
+
+
+def identity_report(
+    people: People, dataset: str, model: str, onnx_sha256: str, default_far: float, seed: int
+) -> IdentityReport:
+    """Calibrate on each half of LFW's people and measure on the other; calibrate the card on everyone."""
+    fars = sorted({default_far, *NAMED_FARS}, reverse=True)
+    verify, identify = [], []
+    for calibrating, measured in (HALVES, HALVES[::-1]):
+        calibration = calibrate(people, people.rows_of(calibrating), seed, default_far, "half")
+        rows = people.rows_of(measured)
+        rng = np.random.default_rng(seed + 1)
+        for faces in REPORTED_SIZES:
+            verify += verify_rows(template_scores(people, rows, faces, rng), calibration, fars)
+        for far in fars[:2]:
+            identify += identify_rows(people, rows, calibration, far, seed + 2)
+    source = f"{dataset}: {len(people.person)} images of {len(people.person_set)} people (every person)"
+    return IdentityReport(dataset, model, onnx_sha256, default_far, seed, len(people.person),
+                          len(people.person_set), calibrate(people, np.arange(len(people.person)), seed, default_far,
+                                                            source), _pooled(verify), _pooled(identify))
+
+
+def plot_observed_far(report: IdentityReport, path: Path) -> Path:
+    """Observed against promised FAR (verify, per template size) and FPIR (identify, per gallery size), with 95 %
+    intervals; the diagonal is a threshold that keeps its promise exactly."""
+    fig = Figure(figsize=(6, 4.5))
+    ax = fig.subplots()
+    for faces in REPORTED_SIZES:
+        rows = [r for r in report.verify if r.faces == faces]
+        _points(ax, [r.far for r in rows], [r.observed_far for r in rows], f"verify, identity of {faces} face(s)", "o")
+    for size in sorted({r.identities for r in report.identify}):
+        rows = [r for r in report.identify if r.identities == size]
+        _points(ax, [r.far for r in rows], [r.fpir for r in rows], f"identify, {size} identities (FPIR)", "s")
+    promised = sorted({r.far for r in report.verify})
+    ax.plot(promised, promised, "k--", lw=1, label="promised")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("false-accept rate the threshold is named for")
+    ax.set_ylabel("observed on people not used to calibrate")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(f"{report.model} on {report.dataset}: promised vs observed FAR")
+    ax.legend(fontsize="x-small", loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _points(ax: Any, fars: list[float], rates: list[Rate], label: str, marker: str) -> None:
+    shown = [(f, r) for f, r in zip(fars, rates) if r.errors]  # a zero count has no place on a log axis
+    if not shown:
+        return
+    x = np.array([f for f, _ in shown])
+    y = np.array([r.rate for _, r in shown])
+    spread = np.array([[r.rate - r.low for _, r in shown], [r.high - r.rate for _, r in shown]])
+    ax.errorbar(x, y, yerr=spread, fmt=marker, ms=4, capsize=2, label=label)
+
+
+def summary(report: IdentityReport) -> str:
+    head = (f"{report.model} on {report.dataset}: {report.n_images} images, {report.n_people} people; rates out of "
+            "sample (each half of the people at the other half's thresholds), 95 % intervals")
+    lines = [head]
+    for r in report.verify:
+        lines.append(f"verify, identity of {r.faces:>2} face(s), FAR {r.far:g}: observed FAR {_pct(r.observed_far)}, "
+                     f"FRR {_pct(r.frr)}")
+    for r in report.identify:
+        lines.append(f"identify over {r.identities:>4} identities, FAR {r.far:g}: FPIR {_pct(r.fpir)}, "
+                     f"FNIR {_pct(r.fnir)}")
+    return "\n".join(lines)
+
+
+def _pct(rate: Rate) -> str:
+    return (f"{100 * rate.rate:.3g} % [{100 * rate.low:.2g}, {100 * rate.high:.2g}] "
+            f"({rate.errors}/{rate.trials})")
