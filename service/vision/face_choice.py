@@ -36,17 +36,17 @@ class EnrolmentFace:
 def enrolment_face(faces: list[DetectedFace], pick_largest: bool = False) -> EnrolmentFace:
     """The face an image enrols, among its faces that passed the quality gate (at least one): the largest.
 
-    Raises multiple_faces when the second-largest face's box area is at least
-    SIMILAR_AREA_RATIO of the largest's, since which person the image is of is then ambiguous, unless
-    `pick_largest` forces the largest. Every enrolment path (API, command line) applies this rule.
+    Raises multiple_faces when the second-largest face's box area is at least SIMILAR_AREA_RATIO of the
+    largest's, since which person the image is of is then ambiguous, unless `pick_largest` forces the largest.
+    Every enrolment path (API, command line) applies this rule.
     """
     largest, *ignored = sorted(faces, key=lambda face: face.area, reverse=True)
     ratio = ignored[0].area / largest.area if ignored and largest.area > 0 else 0.0
     if ratio >= SIMILAR_AREA_RATIO and not pick_largest:
         raise FaceverError(
             ErrorCode.multiple_faces,
-            f"{len(faces)} faces of similar size were found (the second has {ratio:.0%} of the "
-            f"largest's area; at {SIMILAR_AREA_RATIO:.0%} or more the choice is ambiguous)",
+            f"{len(faces)} faces were found, the second-largest with {ratio:.0%} of the largest's area: at "
+            f"{SIMILAR_AREA_RATIO:.0%} or more, which person the image is of is ambiguous",
         )
     return EnrolmentFace(largest, ignored)
 

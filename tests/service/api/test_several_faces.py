@@ -55,7 +55,7 @@ def test_two_faces_of_similar_size_are_refused_and_nothing_is_stored(admin):
     identity, response = _enrol(admin, "Barbara Boxer", lfw(*SIMILAR_FACES))
     body = assert_error(response, 422, "multiple_faces")
     (result,) = body["error"]["details"]["results"]
-    assert result["reason"] == "multiple_faces" and "2 faces of similar size" in result["message"]
+    assert result["reason"] == "multiple_faces" and "2 faces were found, the second-largest with" in result["message"]
     assert "pick_largest=true" in result["message"]
     assert admin.get(f"/v1/identities/{identity}/faces").json()["total"] == 0
 

@@ -54,6 +54,6 @@ def test_enrolment_refuses_a_second_face_of_similar_size_unless_forced():
     with pytest.raises(FaceverError) as refused:
         enrolment_face([similar, LARGEST])
     assert refused.value.code == ErrorCode.multiple_faces
-    assert "2 faces of similar size" in refused.value.message
+    assert f"2 faces were found, the second-largest with {SIMILAR_AREA_RATIO:.0%}" in refused.value.message
     forced = enrolment_face([similar, LARGEST], pick_largest=True)
     assert forced.face is LARGEST and forced.ignored == [similar]
