@@ -15,7 +15,8 @@ from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 from service.gallery.gallery import Gallery
 from service.gallery.repository import NewFace
-from service.vision.face_choice import choose_faces
+from service.vision.detector import DetectedFace
+from service.vision.face_choice import enrolment_face
 from service.vision.pipeline import AlignedFace, FacePipeline
 
 _CROP_QUALITY = 90  # a 112x96 crop is ~4 KB at this quality and re-embeds without visible loss
@@ -27,21 +28,24 @@ class _Checked:
 
     sha256: str
     aligned: AlignedFace | None = None
+    ignored: tuple[DetectedFace, ...] = ()  # the image's other usable faces, not enrolled
     reason: ErrorCode | None = None
     message: str | None = None
 
 
 def enrol_images(
     pipeline: FacePipeline, gallery: Gallery, settings: Settings, identity_id: int, images: list[bytes],
-    pick_largest: bool = False,
+    pick_largest: bool = False, *, force_hint: str = "send pick_largest=true to enrol the largest",
 ) -> list[ImageResult]:
     """Enrol what can be enrolled and say, per image in order, what became of it (partial success).
 
-    Blocking (pipeline and SQL): call it from a worker thread.
+    Each image enrols the face `enrolment_face` chooses; a `multiple_faces` refusal's message ends with
+    `force_hint`, how the caller's interface forces the largest face. Blocking (pipeline and SQL): call it
+    from a worker thread.
     """
     with gallery.session_factory() as session:  # an unknown identity is a 404 before any pipeline work
         repository.get_identity(session, identity_id)
-    checked = [_check(pipeline, data, pick_largest) for data in images]
+    checked = [_check(pipeline, data, pick_largest, force_hint) for data in images]
     accepted = [item for item in checked if item.aligned is not None]
     vectors = pipeline.embedder.embed(np.stack([item.aligned.crop for item in accepted])) if accepted else []
     new_faces = [_new_face(item, vector, settings.store_crops) for item, vector in zip(accepted, vectors)]
@@ -53,31 +57,27 @@ def enrol_images(
                                        message=item.message, image_sha256=item.sha256))
             continue
         outcome = next(added)
-        face = FaceOut.of(item.aligned.face)
-        if outcome.duplicate:
-            results.append(ImageResult(index=index, status="rejected", reason=ErrorCode.duplicate_image.value,
-                                       message="this image is already enrolled for this identity",
-                                       face_id=outcome.face_id, image_sha256=item.sha256, face=face))
-        else:
-            results.append(ImageResult(index=index, status="enrolled", face_id=outcome.face_id,
-                                       image_sha256=item.sha256, face=face))
+        duplicate = outcome.duplicate  # then face_id is the face already stored
+        results.append(ImageResult(
+            index=index, status="rejected" if duplicate else "enrolled",
+            reason=ErrorCode.duplicate_image.value if duplicate else None,
+            message="this image is already enrolled for this identity" if duplicate else None,
+            face_id=outcome.face_id, image_sha256=item.sha256, face=FaceOut.of(item.aligned.face),
+            ignored_faces=[FaceOut.of(face) for face in item.ignored]))
     return results
 
 
-def _check(pipeline: FacePipeline, data: bytes, pick_largest: bool) -> _Checked:
-    """The face an image enrols: the largest that passes the quality gate, the rule every route applies."""
+def _check(pipeline: FacePipeline, data: bytes, pick_largest: bool, force_hint: str) -> _Checked:
+    """The face an image enrols: by `enrolment_face`, among the faces that pass the quality gate."""
     sha = hashlib.sha256(data).hexdigest()
     try:
         rgb = pipeline.decode(data)
-        # tiny or doubtful background faces are common in real photos; only good faces count as "several"
-        good = pipeline.usable_faces(rgb)
-    except FaceverError as error:  # invalid_image, image_too_large, unsupported_format, no_face, the gate's codes
-        return _Checked(sha, reason=error.code, message=error.message)
-    if len(good) > 1 and not pick_largest:
-        return _Checked(sha, reason=ErrorCode.multiple_faces,
-                        message=f"{len(good)} faces were found; send pick_largest=true to enrol the largest")
-    (face,) = choose_faces(good, "largest", rgb.shape)
-    return _Checked(sha, aligned=AlignedFace.of(rgb, face))
+        # tiny or doubtful background faces are common in real photos: only good faces can make it ambiguous
+        chosen = enrolment_face(pipeline.usable_faces(rgb), pick_largest)
+    except FaceverError as error:  # invalid_image, ..., no_face, the gate's codes, multiple_faces
+        hint = f"; {force_hint}" if error.code == ErrorCode.multiple_faces else ""
+        return _Checked(sha, reason=error.code, message=error.message + hint)
+    return _Checked(sha, aligned=AlignedFace.of(rgb, chosen.face), ignored=tuple(chosen.ignored))
 
 
 def _new_face(item: _Checked, vector: np.ndarray, store_crop: bool) -> NewFace:

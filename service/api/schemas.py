@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from service.db.models import Face, Identity
 from service.vision.detector import DetectedFace
+from service.vision.face_choice import SIMILAR_AREA_RATIO
 
 T = TypeVar("T")
 MAX_ID = 2**63 - 1  # ids are int64 on every backend; a larger number must be a 422, not a DB error
@@ -187,7 +188,9 @@ class FaceRecord(BaseModel):
 class EnrolParams(_Params):
     """Non-image fields of face enrolment."""
 
-    pick_largest: bool = Field(False, description="enrol the largest face of an image showing several")
+    pick_largest: bool = Field(False, description="enrol the largest face even when the second-largest has "
+                                                  f"{SIMILAR_AREA_RATIO:.0%} or more of its area (such an image is "
+                                                  "otherwise refused as multiple_faces)")
 
 
 class ImageResult(BaseModel):
@@ -200,7 +203,11 @@ class ImageResult(BaseModel):
     message: str | None = None
     face_id: int | None = Field(None, description="the new face, or for a duplicate the face already stored")
     image_sha256: str | None = None
-    face: FaceOut | None = None
+    face: FaceOut | None = Field(None, description="the face enrolled (or, for a duplicate, already stored)")
+    ignored_faces: list[FaceOut] = Field(
+        default_factory=list,
+        description="the image's other faces that passed the quality gate, largest first, not enrolled: each has "
+                    f"less than {SIMILAR_AREA_RATIO:.0%} of the area of `face`, unless pick_largest was set")
 
 
 class EnrolResult(BaseModel):

@@ -18,14 +18,16 @@ from service.errors import ErrorCode, FaceverError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 _ENROL_BATCH = 16  # images per gallery write: bounds memory and keeps progress moving
-# what the command line can do about a refusal (the API's messages name its own fields)
-_HINTS = {"multiple_faces": " (several faces; rerun with --pick-largest to enrol the largest face of each)"}
+# how the command line forces an ambiguous choice (the API's messages name its own field)
+_FORCE_HINT = "rerun with --pick-largest to enrol the largest face of each such image"
 
 
 @app.command()
 def enrol(
     directory: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="one sub-folder per person")],
-    pick_largest: Annotated[bool, typer.Option(help="enrol the largest face of images with several")] = False,
+    pick_largest: Annotated[
+        bool, typer.Option(help="enrol the largest face even when another is of similar size (else refused)")
+    ] = False,
 ) -> None:
     """Enrol DIRECTORY/<person>/*.jpg: one identity per sub-folder (its name is the external_id)."""
     from tqdm import tqdm
@@ -59,18 +61,19 @@ def enrol(
             for start in range(0, len(paths), _ENROL_BATCH):
                 batch = paths[start : start + _ENROL_BATCH]
                 results = enrol_images(
-                    pipeline, gallery, settings, identity.id, [p.read_bytes() for p in batch], pick_largest
+                    pipeline, gallery, settings, identity.id, [p.read_bytes() for p in batch], pick_largest,
+                    force_hint=_FORCE_HINT,
                 )
                 for item in results:  # a duplicate was enrolled by an earlier run: not a failure
                     counts[item.status if item.reason != "duplicate_image" else "already_enrolled"] += 1
                 failures += [
-                    (batch[item.index], item.reason)
+                    (batch[item.index], item.reason, item.message)
                     for item in results
                     if item.status == "rejected" and item.reason != "duplicate_image"
                 ]
                 bar.update(len(batch))
-    for path, reason in failures:
-        typer.echo(f"not enrolled: {path}: {reason}{_HINTS.get(reason, '')}", err=True)
+    for path, reason, message in failures:
+        typer.echo(f"not enrolled: {path}: {reason}: {message}", err=True)
     typer.echo(
         json.dumps(
             {

@@ -19,6 +19,7 @@ from service.api.uploads import read_body
 from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 from service.gallery.gallery import Gallery
+from service.vision.face_choice import SIMILAR_AREA_RATIO
 
 router = APIRouter(prefix=API_PREFIX, dependencies=[deps.query_checked])
 
@@ -34,7 +35,10 @@ FaceId = Annotated[int, Path(ge=1, le=MAX_ID)]
              summary="Enrol one or more images of this identity",
              description="One result per image, in order. 201 when at least one face was enrolled; otherwise "
                          "the error envelope (the shared reason as its code, else enrolment_failed) with the "
-                         "per-image results in details.results.")
+                         "per-image results in details.results. An image with several faces enrols the largest "
+                         "and lists the others in ignored_faces; it is refused as multiple_faces when the "
+                         f"second-largest has {SIMILAR_AREA_RATIO:.0%} or more of the largest's area (which "
+                         "person the image is of is then ambiguous), unless pick_largest is set.")
 async def enrol(identity_id: IdentityId, request: Request) -> JSONResponse:
     pipeline = deps.pipeline_of(request)
     body = await read_body(request, (IMAGES,), pipeline.limits.max_bytes, MAX_IMAGES)

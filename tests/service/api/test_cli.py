@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from tests.conftest import lfw_image
-from tests.service.api.helpers import GREY, lfw, side_by_side
+from tests.service.api.helpers import GREY
 from tests.service.conftest import verify_threshold
 
 runner = CliRunner()
@@ -125,15 +125,24 @@ def test_enrol_skips_loose_photos_beside_person_folders_and_says_so(env, tmp_pat
     assert f"skipped 1 image file(s) directly in {people}" in result.stderr
 
 
-def test_enrol_says_how_to_take_the_largest_of_several_faces(env, tmp_path):
-    person = tmp_path / "people" / "Hans_Blix"
+def test_enrol_says_how_to_take_the_largest_of_faces_of_similar_size(env, tmp_path):
+    person = tmp_path / "people" / "Barbara_Boxer"
     person.mkdir(parents=True)
-    (person / "group.png").write_bytes(side_by_side(lfw("Hans_Blix", 7), lfw("Jennifer_Garner", 1)))
+    shutil.copy(lfw_image("Barbara_Boxer", 1), person)  # a man's face beside hers, larger than hers
     refused = runner.invoke(app, ["enrol", str(person.parent)])
     assert refused.exit_code == 1
-    assert "group.png: multiple_faces (several faces; rerun with --pick-largest" in refused.stderr
+    assert "Barbara_Boxer_0001.jpg: multiple_faces: 2 faces were found, the second-largest with" in refused.stderr
+    assert "rerun with --pick-largest to enrol the largest face" in refused.stderr
+    assert "pick_largest=true" not in refused.stderr  # the API's field means nothing on the command line
     forced = json.loads(_run("enrol", str(person.parent), "--pick-largest").splitlines()[-1])
     assert forced["enrolled"] == 1
+
+
+def test_enrol_takes_the_person_of_a_photo_with_a_small_background_face(env, tmp_path):
+    person = tmp_path / "people" / "Billy_Crystal"
+    person.mkdir(parents=True)
+    shutil.copy(lfw_image("Billy_Crystal", 5), person)  # a passer-by's small face behind him
+    assert json.loads(_run("enrol", str(person.parent)).splitlines()[-1])["enrolled"] == 1
 
 
 def test_reembed_moves_the_gallery_to_a_new_model(env, service_settings, tmp_path, monkeypatch):
