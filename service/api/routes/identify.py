@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from service.api import deps
+from service.api.crops import crop_data_url
 from service.api.params import body_doc, image_bytes, parse_params
 from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
@@ -43,7 +44,7 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
     card = pipeline.embedder.card
     threshold = params.threshold if params.threshold is not None else card.thresholds.identify
     answers = await run_in_threadpool(_identify, pipeline, gallery, data, params)
-    results = [_answer(face, candidates, threshold) for face, candidates in answers]
+    results = [_answer(face, candidates, threshold, params.return_crops) for face, candidates in answers]
     if params.all_faces:
         return IdentifyAllResult(model=card.name, threshold=threshold, faces=results)
     return IdentifyResult(model=card.name, threshold=threshold, **dict(results[0]))
@@ -70,7 +71,9 @@ def _candidates(hits: list[Candidate], identities: dict) -> list[CandidateOut]:
     ]
 
 
-def _answer(face: EmbeddedFace, candidates: list[CandidateOut], threshold: float | None) -> FaceIdentification:
+def _answer(face: EmbeddedFace, candidates: list[CandidateOut], threshold: float | None,
+            with_crop: bool) -> FaceIdentification:
     best = candidates[0] if candidates else None
     match = best if best is not None and threshold is not None and best.similarity >= threshold else None
-    return FaceIdentification(face=FaceOut.of(face.face), candidates=candidates, match=match)
+    return FaceIdentification(face=FaceOut.of(face.face), candidates=candidates, match=match,
+                              crop=crop_data_url(face.crop) if with_crop else None)
