@@ -44,7 +44,9 @@ def pipeline(service_settings: Settings) -> FacePipeline:
 @pytest.fixture(scope="module")
 def vectors(pipeline: FacePipeline) -> dict[str, np.ndarray]:
     """Each identity's embeddings as the gallery should hold them, computed here, without the service."""
-    embed = lambda images: np.stack([pipeline.embed_one(data).embedding for data in images])  # noqa: E731
+    def embed(images: list[bytes]) -> np.ndarray:
+        return np.stack([pipeline.embed_one(data).embedding for data in images])
+
     found = {name: embed(images) for name, images in PHOTOS.items()}
     found["garner"] = np.concatenate([found["garner"], embed([MISPLACED])])
     return found
