@@ -4,15 +4,14 @@ driven by Playwright (browsers cannot be downloaded here, so Playwright is point
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from benchmarks.service_latency import free_port, stop_service, wait_ready
-from service.config import REPO_ROOT, Settings
+from service.config import Settings
+from tests.service.api.helpers import start_serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 ADMIN_KEY = "admin-key-for-console-tests"
@@ -29,9 +28,7 @@ def console_url(service_settings: Settings, tmp_path_factory: pytest.TempPathFac
     env = {"FACEVER_MODELS_DIR": str(service_settings.models_dir), "FACEVER_EMBEDDER": service_settings.embedder,
            "FACEVER_DATABASE_URL": f"sqlite:///{folder / 'facever.db'}", "FACEVER_API_KEYS": f"admin:{ADMIN_KEY}",
            "FACEVER_GALLERY_SYNC_INTERVAL": "0"}
-    command = [sys.executable, "-c", "from service.cli import app; app()", "serve", "--port", str(port)]
-    with log.open("wb") as out:  # `python -c` runs this checkout's code, whatever is installed
-        server = subprocess.Popen(command, cwd=REPO_ROOT, env=os.environ | env, stdout=out, stderr=subprocess.STDOUT)
+    server = start_serve(port, env, log)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(server, base, log)
