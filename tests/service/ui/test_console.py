@@ -124,6 +124,9 @@ def test_a_walk_through_enrol_identify_verify_health_and_delete(browser, console
     _go(page, "Verify")
     _verify(page, lfw_image("Hans_Blix", 9), lfw_image("Jennifer_Garner", 3))
     expect(page.locator(".verdict")).to_contain_text("Different people.")
+    _verify(page, lfw_image("Hans_Blix", 9), grey)  # the error says which image and why
+    expect(page.locator(".verdict .notice.error")).to_contain_text("image_b")
+    expect(page.locator(".verdict .notice.error code")).to_have_text("no_face")
     _verify(page, lfw_image("Hans_Blix", 9), lfw_image("Hans_Blix", 8))
     expect(page.locator(".verdict")).to_contain_text("Same person.")
     expect(page.locator(".aligned img.crop")).to_have_count(2)
@@ -167,7 +170,15 @@ def test_keys_are_listed_created_shown_once_and_revoked(browser, console_url: st
     expect(page.locator("#page .notice.error")).to_contain_text("last admin key")
 
     # the revoked key is refused; a client key is told that keys need an admin key
+    page.fill("#page input[name=name]", "reader")
+    page.click("#page button:has-text('Create key')")
+    expect(page.locator("#page .notice.ok")).to_contain_text("New client key “reader”")
+    reader_key = page.locator("#page code.secret").inner_text()
     page.fill("#key-input", new_key)
     page.click("#key-form button[type=submit]")
     expect(page.locator("#key-status")).to_have_text("key not accepted")
+    page.fill("#key-input", reader_key)
+    page.click("#key-form button[type=submit]")
+    expect(page.locator("#key-status")).to_have_text("client key")
+    expect(page.locator("#page")).to_contain_text("Managing keys needs an admin key.")
     assert errors == []

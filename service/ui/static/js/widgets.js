@@ -4,10 +4,10 @@ import { cropUrl } from './api.js';
 import { h, notice } from './dom.js';
 
 /** An API or network error as a notice: the message, then the code. */
-export function errorNotice(error, prefix = '') {
+export function errorNotice(error) {
   const code = error.code ? h('code', {}, error.code) : null;
   const text = error.code === 'unauthorized' ? `${error.message} — enter a key at the top right.` : error.message;
-  return notice('error', prefix, text, ' ', code);
+  return notice('error', text, ' ', code);
 }
 
 /** An <img> of a stored aligned crop, filled in when it arrives. */

@@ -48,9 +48,9 @@ export default function verifyPage() {
       }
       show(result, verdict(answer));
     } catch (error) {
+      show(result, errorNotice(error)); // the message names the image at fault (image_a or image_b)
       const side = (error.details.field || '').replace('image_', '');
-      show(result, errorNotice(error, side ? `Image ${side.toUpperCase()}: ` : ''));
-      if (side) show(panes[side].crop);
+      if (panes[side]) show(panes[side].crop);
     } finally {
       button.disabled = false;
     }
