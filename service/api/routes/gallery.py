@@ -39,14 +39,17 @@ def separability(request: Request, sessions: Sessions, offset: Offset = 0, limit
     gallery, card = deps.gallery_of(request), deps.pipeline_of(request).embedder.card
     with sessions() as session:
         face_ids, owners, vectors = repository.load_labelled_embeddings(session, gallery.embedder, gallery.dim)
-    found = gallery_separability(face_ids, owners, vectors, pairs, gallery.index_settings.threads)
-    page = found.neighbours[offset : offset + limit]
-    stray_page = found.strays[:strays]
-    named = {n.identity_id for n in page} | {n.nearest_id for n in page}
-    named |= {p.identity_a for p in found.pairs} | {p.identity_b for p in found.pairs}
-    named |= {s.identity_id for s in stray_page} | {s.other_id for s in stray_page}
-    with sessions() as session:
+        found = gallery_separability(face_ids, owners, vectors, pairs, gallery.index_settings.threads)
+        page = found.neighbours[offset : offset + limit]
+        stray_page = found.strays[:strays]
+        named = {n.identity_id for n in page} | {n.nearest_id for n in page}
+        named |= {p.identity_a for p in found.pairs} | {p.identity_b for p in found.pairs}
+        named |= {s.identity_id for s in stray_page} | {s.other_id for s in stray_page}
         refs = {key: IdentityRef.of(row) for key, row in repository.identities_by_id(session, list(named)).items()}
+    # an identity deleted since its faces were read is left out
+    page = [n for n in page if n.identity_id in refs and n.nearest_id in refs]
+    found_pairs = [p for p in found.pairs if p.identity_a in refs and p.identity_b in refs]
+    stray_page = [s for s in stray_page if s.identity_id in refs and s.other_id in refs]
     return GalleryHealth(
         model=card.name, identities=found.identities, faces=found.faces, identify_threshold=card.thresholds.identify,
         sep=None if found.sep_mean is None else SepSummary(mean=round(found.sep_mean, 6), std=round(found.sep_std, 6)),
@@ -55,7 +58,7 @@ def separability(request: Request, sessions: Sessions, offset: Offset = 0, limit
                            total=len(found.neighbours), offset=offset, limit=limit),
         pairs=[ConfusablePairOut(identity_a=refs[p.identity_a], identity_b=refs[p.identity_b],
                                  cosine=round(p.cosine, 6), face_a=p.face_a, face_b=p.face_b,
-                                 face_similarity=round(p.face_similarity, 6)) for p in found.pairs],
+                                 face_similarity=round(p.face_similarity, 6)) for p in found_pairs],
         strays=[StrayFaceOut(identity=refs[s.identity_id], face_id=s.face_id, own_cosine=round(s.own_cosine, 6),
                              nearest=refs[s.other_id], cosine=round(s.other_cosine, 6)) for s in stray_page],
         strays_total=len(found.strays),
