@@ -13,9 +13,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 from fastapi_offline import FastAPIOffline
 
+from service import ui
 from service.api import metrics
 from service.api.errors import install_error_handlers
-from service.api.routes import faces, health, identify, identities, verify
+from service.api.routes import faces, gallery, health, identify, identities, keys, verify
 from service.auth import bootstrap_keys
 from service.config import Settings
 from service.db.engine import make_engine, session_factory
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        return RedirectResponse("docs")  # relative: stays under a proxy's path prefix
+        return RedirectResponse("ui/")  # relative: stays under a proxy's path prefix; the console links /docs
 
     install_error_handlers(app)
     metrics.install(app, protected=settings.metrics_auth)
@@ -76,4 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identify.router, tags=["identify"])
     app.include_router(identities.router, tags=["identities"])
     app.include_router(faces.router, tags=["faces"])
+    app.include_router(gallery.router, tags=["gallery"])
+    app.include_router(keys.router, tags=["keys"])
+    ui.mount(app)
     return app

@@ -7,6 +7,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,13 +64,21 @@ def list_keys(session: Session) -> list[KeyInfo]:
     return [KeyInfo.of(row) for row in session.scalars(select(ApiKey).order_by(ApiKey.id))]
 
 
-def revoke_key(session: Session, key_id: int) -> KeyInfo:
+def revoke_key(session: Session, key_id: int, keep_an_admin: bool = False) -> KeyInfo:
+    """Revoke a key; with `keep_an_admin`, refuse (conflict) to revoke the last unrevoked admin key."""
     row = session.get(ApiKey, key_id)
     if row is None:
         raise FaceverError(ErrorCode.not_found, f"API key {key_id} does not exist", id=key_id)
+    if keep_an_admin and row.role == "admin" and not row.revoked and _active_admins(session) == 1:
+        raise FaceverError(ErrorCode.conflict, f"API key {key_id} is the last admin key; create another admin key "
+                           "before revoking it", id=key_id)
     row.revoked = True
     session.flush()
     return KeyInfo.of(row)
+
+
+def _active_admins(session: Session) -> int:
+    return session.scalar(select(func.count()).where(ApiKey.role == "admin", ApiKey.revoked.is_(False))) or 0
 
 
 def role_of(session: Session, key: str) -> str | None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
+from service.api.crops import crop_jpeg
+from service.api.enrol_warnings import lookalike_warnings
 from service.api.schemas import FaceOut, ImageResult
 from service.config import Settings
 from service.errors import ErrorCode, FaceverError
@@ -18,8 +18,6 @@ from service.gallery.repository import NewFace
 from service.vision.detector import DetectedFace
 from service.vision.face_choice import enrolment_face
 from service.vision.pipeline import AlignedFace, FacePipeline
-
-_CROP_QUALITY = 90  # a 112x96 crop is ~4 KB at this quality and re-embeds without visible loss
 
 
 @dataclass(frozen=True)
@@ -49,6 +47,9 @@ def enrol_images(
     accepted = [item for item in checked if item.aligned is not None]
     vectors = pipeline.embedder.embed(np.stack([item.aligned.crop for item in accepted])) if accepted else []
     new_faces = [_new_face(item, vector, settings.store_crops) for item, vector in zip(accepted, vectors)]
+    # before storing: the new faces must not count as the identity's own faces, nor as search hits
+    warned = iter(lookalike_warnings(gallery, identity_id, vectors, [item.sha256 for item in accepted],
+                                     pipeline.embedder.card) if accepted else [])
     added = iter(gallery.enrol(identity_id, new_faces) if new_faces else [])
     results = []
     for index, item in enumerate(checked):
@@ -56,14 +57,14 @@ def enrol_images(
             results.append(ImageResult(index=index, status="rejected", reason=item.reason.value,
                                        message=item.message, image_sha256=item.sha256))
             continue
-        outcome = next(added)
+        outcome, warning = next(added), next(warned)
         duplicate = outcome.duplicate  # then face_id is the face already stored
         results.append(ImageResult(
             index=index, status="rejected" if duplicate else "enrolled",
             reason=ErrorCode.duplicate_image.value if duplicate else None,
             message="this image is already enrolled for this identity" if duplicate else None,
             face_id=outcome.face_id, image_sha256=item.sha256, face=FaceOut.of(item.aligned.face),
-            ignored_faces=[FaceOut.of(face) for face in item.ignored]))
+            ignored_faces=[FaceOut.of(face) for face in item.ignored], warning=None if duplicate else warning))
     return results
 
 
@@ -83,11 +84,6 @@ def _check(pipeline: FacePipeline, data: bytes, pick_largest: bool, force_hint: 
 def _new_face(item: _Checked, vector: np.ndarray, store_crop: bool) -> NewFace:
     face = item.aligned.face  # type: ignore[union-attr]
     return NewFace(embedding=vector, score=float(face.score), box=face.box.tolist(),
-                   landmarks=face.landmarks.tolist(), crop_jpeg=_jpeg(item.aligned.crop) if store_crop else None,
+                   landmarks=face.landmarks.tolist(), crop_jpeg=crop_jpeg(item.aligned.crop) if store_crop else None,
                    image_sha256=item.sha256)
 
-
-def _jpeg(crop: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(crop).save(buffer, format="JPEG", quality=_CROP_QUALITY)
-    return buffer.getvalue()

@@ -63,6 +63,10 @@ class _Decided(_Params):
 
 FACE_POLICY_DOC = ("which face the image's answer is about, among the faces that pass the quality gate "
                    "(FACEVER_MIN_ENROL_FACE_SIZE, FACEVER_MIN_ENROL_DETECTION_SCORE)")
+ReturnCrops = Annotated[bool, Field(description="also return each face's aligned crop (the embedder's input) as "
+                                               "a JPEG data URL, about 5 KB per face")]
+Crop = Annotated[str | None, Field(description="the face's 112x96 aligned crop as a `data:image/jpeg;base64,` URL; "
+                                               "only with return_crops")]
 
 
 class VerifyParams(_Decided):
@@ -70,6 +74,7 @@ class VerifyParams(_Decided):
 
     face_policy: Literal["largest", "centre"] = Field("largest", description=FACE_POLICY_DOC)
     identity_id: Id | None = Field(None, description="compare image_a with this enrolled identity, not image_b")
+    return_crops: ReturnCrops = False
 
 
 class FaceOut(BaseModel):
@@ -114,6 +119,8 @@ class VerifyResult(BaseModel):
     identity: IdentityRef | None = Field(None, description="the identity verified against, if one was given")
     face_id: int | None = Field(None, description="that identity's enrolled face most similar to image_a's")
     enrolled_faces: int | None = Field(None, description="faces in that identity's template")
+    crop_a: Crop = None
+    crop_b: Crop = None
 
 
 class Health(BaseModel):
@@ -193,6 +200,19 @@ class EnrolParams(_Params):
                                                   "otherwise refused as multiple_faces)")
 
 
+class EnrolWarning(BaseModel):
+    """An enrolled face that looks more like another identity than like this one: a likely mis-enrolment."""
+
+    code: Literal["closer_to_other_identity"] = "closer_to_other_identity"
+    message: str
+    identity: IdentityRef = Field(description="the other identity")
+    face_id: int = Field(description="its face most similar to the new one")
+    similarity: float = Field(description="cosine similarity to its template (the normalised mean of its faces)")
+    own_similarity: float | None = Field(description="cosine similarity to the template of this identity's other "
+                                                     "faces; null when it had none (then the warning means the "
+                                                     "face reaches the identify threshold for the other identity)")
+
+
 class ImageResult(BaseModel):
     """What became of one uploaded image, in upload order."""
 
@@ -208,6 +228,8 @@ class ImageResult(BaseModel):
         default_factory=list,
         description="the image's other faces that passed the quality gate, largest first, not enrolled: each has "
                     f"less than {SIMILAR_AREA_RATIO:.0%} of the area of `face`, unless pick_largest was set")
+    warning: EnrolWarning | None = Field(None, description="set when the face matches another identity better "
+                                                           "than this one")
 
 
 class EnrolResult(BaseModel):
@@ -223,6 +245,7 @@ class IdentifyParams(_Decided):
     top_k: int = Field(5, ge=1, le=100, description="candidates returned per face")
     face_policy: Literal["largest", "centre"] = Field("largest", description=FACE_POLICY_DOC)
     all_faces: bool = Field(False, description="identify every detected face (the answer then has `faces`)")
+    return_crops: ReturnCrops = False
 
 
 class CandidateOut(BaseModel):
@@ -239,6 +262,7 @@ class FaceIdentification(BaseModel):
     match: CandidateOut | None = Field(description="the best candidate if it reaches its threshold, else null")
     threshold: float | None = Field(description="the threshold the best candidate had to reach (with no "
                                                 "candidate: the one a 1-face identity would have to reach)")
+    crop: Crop = None
 
 
 IDENTIFY_FAR_DOC = ("the chance, at most, that a person who was never enrolled gets a match (null: an explicit "
@@ -257,3 +281,67 @@ class IdentifyAllResult(BaseModel):
     far: float | None = Field(description=IDENTIFY_FAR_DOC)
     identities: int = Field(description="identities searched (with a face of this model)")
     faces: list[FaceIdentification]
+
+
+class KeyOut(BaseModel):
+    """An API key as listed; the key itself is never shown again after creation."""
+
+    id: int
+    name: str
+    prefix: str = Field(description="the key's first characters, to tell keys apart")
+    role: Literal["admin", "client"]
+    revoked: bool
+    created_at: Timestamp
+
+
+class KeyCreate(_Params):
+    name: Text = Field(description="who or what uses the key")
+    role: Literal["admin", "client"] = "client"
+
+
+class KeyCreated(KeyOut):
+    key: str = Field(description="the new key; shown only in this response (only its hash is stored)")
+
+
+class SepSummary(BaseModel):
+    mean: float = Field(description="mean over identities of Sep_i; smaller = better separated")
+    std: float = Field(description="population standard deviation of Sep_i")
+
+
+class NeighbourOut(BaseModel):
+    identity: IdentityRef
+    faces: int = Field(description="its faces of the active model")
+    nearest: IdentityRef = Field(description="the other identity whose centre is nearest")
+    cosine: float = Field(description="Sep_i: the cosine between the two centres")
+
+
+class ConfusablePairOut(BaseModel):
+    identity_a: IdentityRef
+    identity_b: IdentityRef
+    cosine: float = Field(description="the cosine between the two identities' centres")
+    face_a: int = Field(description="identity_a's face closest to a face of identity_b")
+    face_b: int = Field(description="that face of identity_b")
+    face_similarity: float = Field(description="the cosine between face_a and face_b")
+
+
+class StrayFaceOut(BaseModel):
+    identity: IdentityRef = Field(description="the identity the face is enrolled under")
+    face_id: int
+    own_cosine: float = Field(description="cosine to its identity's centre, computed without this face")
+    nearest: IdentityRef = Field(description="the other identity whose centre is nearer")
+    cosine: float = Field(description="cosine to that identity's centre")
+
+
+class GalleryHealth(BaseModel):
+    model: str
+    identities: int = Field(description="identities with at least one face of the active model")
+    faces: int
+    sep: SepSummary | None = Field(description="null with fewer than two identities")
+    identify_threshold: float | None = Field(description="what /v1/identify accepts by default from an identity "
+                                                         "of one face in a gallery this size, for scale")
+    neighbours: PageOut[NeighbourOut] = Field(description="each identity's nearest other one, highest Sep_i first")
+    pairs: list[ConfusablePairOut] = Field(description="the most confusable pairs, each once, most confusable first")
+    strays: list[StrayFaceOut] = Field(description="faces nearer another identity than their own (likely "
+                                                   "mis-enrolments), largest lead first; identities with one face "
+                                                   "have nothing to compare with and are left out")
+    strays_total: int

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select
 from sqlalchemy.orm import Session, defer
 
 from service.db.models import ChangeLog, Face, Identity
@@ -228,16 +228,25 @@ def list_faces(
 
 def delete_face(session: Session, face_id: int, identity_id: int | None = None) -> None:
     """Delete a face (of `identity_id` when given), or raise FaceverError(not_found) saying what is missing."""
+    row = _owned_face(session, face_id, identity_id, Face.embedder, for_update=True)
+    _log(session, "remove", row.identity_id, [(face_id, row.embedder)])
+    session.execute(delete(Face).where(Face.id == face_id))
+
+
+def _owned_face(session: Session, face_id: int, identity_id: int | None, *columns: Any,
+                for_update: bool = False) -> Row[Any]:
+    """The face's row (`columns` of it) when it exists and belongs to `identity_id` (if given), else not_found
+    saying what is missing."""
     if identity_id is not None:
         get_identity(session, identity_id)
-    row = session.execute(select(Face.identity_id, Face.embedder).where(Face.id == face_id).with_for_update()).first()
+    statement = select(Face.identity_id, *columns).where(Face.id == face_id)
+    row = session.execute(statement.with_for_update() if for_update else statement).first()
     if row is None:
         raise _not_found("face", face_id)
     if identity_id is not None and row.identity_id != identity_id:
         raise FaceverError(ErrorCode.not_found, f"face {face_id} belongs to another identity, not to identity "
                            f"{identity_id}", id=face_id, identity_id=identity_id)
-    _log(session, "remove", row.identity_id, [(face_id, row.embedder)])
-    session.execute(delete(Face).where(Face.id == face_id))
+    return row
 
 
 def last_seq(session: Session) -> int:
@@ -269,9 +278,12 @@ def load_embeddings(
         rows = session.execute(statement).all()
     else:
         rows = [row for chunk in _chunks(face_ids) for row in session.execute(statement.where(Face.id.in_(chunk)))]
-    ids = np.fromiter((row[0] for row in rows), np.int64, len(rows))
-    blob = b"".join(bytes(row[1]) for row in rows)
-    return ids, np.frombuffer(blob, dtype="<f4").reshape(len(rows), dim).astype(np.float32)
+    return np.fromiter((row[0] for row in rows), np.int64, len(rows)), _vectors([row[1] for row in rows], dim)
+
+
+def _vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    """Stored embeddings (little-endian float32 blobs) as a float32 (n, dim) array."""
+    return np.frombuffer(b"".join(map(bytes, blobs)), dtype="<f4").reshape(len(blobs), dim).astype(np.float32)
 
 
 def identity_embeddings(
@@ -337,3 +349,24 @@ def faces_missing_from(session: Session, embedder: str) -> dict[str, int]:
         .order_by(Face.embedder)
     )
     return {name: count for name, count in session.execute(statement)}
+
+
+def face_crop(session: Session, identity_id: int, face_id: int) -> bytes:
+    """The identity's face's stored aligned crop (JPEG); not_found when the face, or its crop, is missing."""
+    row = _owned_face(session, face_id, identity_id, Face.crop_jpeg)
+    if row.crop_jpeg is None:
+        raise FaceverError(ErrorCode.not_found, f"face {face_id} has no stored crop (enrolled with "
+                           "FACEVER_STORE_CROPS off)", id=face_id, identity_id=identity_id)
+    return row.crop_jpeg
+
+
+def load_labelled_embeddings(session: Session, embedder: str, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(face ids int64 (n,), identity ids int64 (n,), vectors float32 (n, dim)) of all `embedder`'s faces, ordered
+    by identity then face."""
+    rows = session.execute(
+        select(Face.id, Face.identity_id, Face.embedding).where(Face.embedder == embedder)
+        .order_by(Face.identity_id, Face.id)
+    ).all()
+    ids = np.fromiter((row[0] for row in rows), np.int64, len(rows))
+    owners = np.fromiter((row[1] for row in rows), np.int64, len(rows))
+    return ids, owners, _vectors([row[2] for row in rows], dim)

@@ -79,3 +79,16 @@ def delete_face(identity_id: IdentityId, face_id: FaceId,
                 gallery: Annotated[Gallery, Depends(deps.gallery_of)]) -> Response:
     gallery.remove_face(face_id, identity_id)
     return Response(status_code=204)
+
+
+@router.get("/identities/{identity_id}/faces/{face_id}/crop", dependencies=[deps.client],
+            response_class=Response, responses={200: {"content": {"image/jpeg": {}}, "description":
+                                                      "the 112x96 aligned crop, JPEG"},
+                                                **error_responses(*CLIENT, ErrorCode.not_found, *PARAMS)},
+            summary="The stored aligned crop of one face (JPEG)",
+            description="404 not_found also when the face was enrolled with FACEVER_STORE_CROPS off.")
+def face_crop(identity_id: IdentityId, face_id: FaceId, sessions: Sessions) -> Response:
+    with sessions() as session:
+        jpeg = repository.face_crop(session, identity_id, face_id)
+    # a face id is never reused and a stored crop never changes: the browser may keep it
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from service.api import deps
+from service.api.crops import crop_data_url
 from service.api.params import body_doc, image_bytes, parse_params
 from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
@@ -56,7 +57,8 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
         return identify_decision(card, params.far, params.threshold, faces, identities)
 
     answers = await run_in_threadpool(_identify, pipeline, gallery, data, params)
-    results = [_answer(face, hits, identities_by_id, decide) for face, hits, identities_by_id in answers]
+    results = [_answer(face, hits, identities_by_id, decide, params.return_crops)
+               for face, hits, identities_by_id in answers]
     if params.all_faces:
         return IdentifyAllResult(model=card.name, far=far, identities=identities, faces=results)
     return IdentifyResult(model=card.name, far=far, identities=identities, **dict(results[0]))
@@ -75,7 +77,7 @@ def _identify(pipeline: FacePipeline, gallery: Gallery, data: bytes,
 
 
 def _answer(face: EmbeddedFace, hits: list[Candidate], identities: dict[int, Identity],
-            decide: Callable[[int], Decision]) -> FaceIdentification:
+            decide: Callable[[int], Decision], with_crop: bool) -> FaceIdentification:
     candidates = [
         CandidateOut(identity=IdentityRef.of(identities[hit.identity_id]), similarity=round(hit.similarity, 6),
                      face_id=hit.face_id, enrolled_faces=hit.faces, threshold=decide(hit.faces).threshold)
@@ -84,4 +86,5 @@ def _answer(face: EmbeddedFace, hits: list[Candidate], identities: dict[int, Ide
     best = candidates[0] if candidates else None
     threshold = best.threshold if best is not None else decide(1).threshold
     match = best if best is not None and threshold is not None and best.similarity >= threshold else None
-    return FaceIdentification(face=FaceOut.of(face.face), candidates=candidates, match=match, threshold=threshold)
+    return FaceIdentification(face=FaceOut.of(face.face), candidates=candidates, match=match, threshold=threshold,
+                              crop=crop_data_url(face.crop) if with_crop else None)

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from service.api import deps
+from service.api.crops import crop_data_url
 from service.api.params import body_doc, image_bytes, parse_params
 from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
@@ -48,12 +49,13 @@ async def verify(request: Request) -> VerifyResult:
         images = {"image_a": image_a} if image_b is None else {"image_a": image_a, "image_b": image_b}
         faces = pipeline.embed_each(images, params.face_policy)
         face_a = faces["image_a"]
-        result = {"model": card.name, "face_a": FaceOut.of(face_a.face)}
+        crop = crop_data_url if params.return_crops else lambda _: None
+        result = {"model": card.name, "face_a": FaceOut.of(face_a.face), "crop_a": crop(face_a.crop)}
         if image_b is not None:
             face_b = faces["image_b"]
             similarity = float(np.dot(face_a.embedding, face_b.embedding))
             decision = verify_decision(card, params.far, params.threshold)
-            result.update(face_b=FaceOut.of(face_b.face))
+            result.update(face_b=FaceOut.of(face_b.face), crop_b=crop(face_b.crop))
         else:
             best = gallery.match_identity(params.identity_id, face_a.embedding)
             if best is None:

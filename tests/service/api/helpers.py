@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from service.config import REPO_ROOT
 from tests.conftest import lfw_image
 
 
@@ -44,3 +49,11 @@ def shrunk(data: bytes) -> bytes:
 
 
 GREY = png(np.full((200, 200, 3), 128, np.uint8))
+
+
+def start_serve(port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`facever serve` on 127.0.0.1:`port` with `env` added, its output in `log`. It runs through `python -c`, so
+    this checkout's code serves, whatever is installed."""
+    command = [sys.executable, "-c", "from service.cli import app; app()", "serve", "--port", str(port)]
+    with log.open("wb") as out:
+        return subprocess.Popen(command, cwd=REPO_ROOT, env=os.environ | env, stdout=out, stderr=subprocess.STDOUT)

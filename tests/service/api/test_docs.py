@@ -1,4 +1,5 @@
-"""The API docs work offline: /docs and /redoc load only assets the service serves itself; / leads to /docs."""
+"""The API docs and the console work offline: /docs, /redoc and /ui/ load only assets the service serves itself;
+/ leads to the console."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _referenced(html: str) -> list[str]:
     return re.findall(r"""(?:src|href|spec-url)=["']([^"']+)["']|\burl:\s*["']([^"']+)["']""", html)
 
 
-@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+@pytest.mark.parametrize("page", ["/docs", "/redoc", "/ui/"])
 def test_docs_pages_load_only_same_origin_assets_that_exist(docs_client: TestClient, page: str) -> None:
     response = docs_client.get(page)
     assert response.status_code == 200
@@ -35,7 +36,7 @@ def test_docs_pages_load_only_same_origin_assets_that_exist(docs_client: TestCli
         assert docs_client.get(url).status_code == 200, url
 
 
-def test_the_root_redirects_to_the_docs(docs_client: TestClient) -> None:
+def test_the_root_redirects_to_the_console(docs_client: TestClient) -> None:
     response = docs_client.get("/", follow_redirects=False)
     assert response.status_code in (302, 307)
-    assert urljoin(BASE + "/", response.headers["location"]) == BASE + "/docs"
+    assert urljoin(BASE + "/", response.headers["location"]) == BASE + "/ui/"

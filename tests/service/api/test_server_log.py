@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 
 from benchmarks.service_latency import free_port, stop_service, wait_ready
-from service.config import REPO_ROOT, Settings
+from service.config import Settings
+from tests.service.api.helpers import start_serve
 
 
 def test_the_server_log_names_the_request_id_of_each_error(service_settings: Settings, tmp_path: Path) -> None:
     port, log = free_port(), tmp_path / "serve.log"
     env = {"FACEVER_MODELS_DIR": str(service_settings.models_dir), "FACEVER_EMBEDDER": service_settings.embedder,
            "FACEVER_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}", "FACEVER_AUTH": "off"}
-    command = [sys.executable, "-c", "from service.cli import app; app()", "serve", "--port", str(port)]
-    with log.open("wb") as out:  # `python -c` runs this checkout's code, whatever is installed
-        server = subprocess.Popen(command, cwd=REPO_ROOT, env=os.environ | env, stdout=out, stderr=subprocess.STDOUT)
+    server = start_serve(port, env, log)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(server, base, log)
