@@ -18,7 +18,7 @@ from service.api.schemas import (
     IdentifyResult,
     IdentityRef,
 )
-from service.api.uploads import read_body
+from service.api.uploads import read_body, sent_as_json
 from service.gallery import repository
 from service.gallery.gallery import Candidate, Gallery
 from service.vision.pipeline import EmbeddedFace, FacePipeline
@@ -39,7 +39,7 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
     pipeline, gallery = deps.pipeline_of(request), deps.gallery_of(request)
     body = await read_body(request, (IMAGE,), pipeline.limits.max_bytes)
     data = image_bytes(body, IMAGE)
-    params = parse_params(IdentifyParams, {k: v for k, v in body.items() if k != IMAGE})
+    params = parse_params(IdentifyParams, {k: v for k, v in body.items() if k != IMAGE}, strict=sent_as_json(request))
     card = pipeline.embedder.card
     threshold = params.threshold if params.threshold is not None else card.thresholds.identify
     answers = await run_in_threadpool(_identify, pipeline, gallery, data, params)
