@@ -4,9 +4,11 @@ Starts `facever serve` on a free port (a fresh SQLite database in a temporary fo
 admin and one client key) and runs `st run` against it once per pass, every phase each time (examples,
 coverage, fuzzing, and the stateful phase that follows the document's OpenAPI links):
 
-  admin, face photos    image fields carry real LFW face photos (benchmarks/api_fuzz_hooks.py); every check
+  admin, face photos    valid requests whose image fields carry real LFW face photos (benchmarks/api_fuzz_hooks.py)
   client, face photos   the same with the client key: admin routes must answer 403
-  admin, any bytes      image fields carry schemathesis's own bytes (random bytes, tiny sample files)
+  admin, any bytes      valid and invalid requests whose image fields carry photos cut short or random bytes
+
+Every check runs (`--checks all`) but one per pass, each excluded below with the reason.
 
 Cases tried and failures come from schemathesis's JSON report; requests and 5xx answers from the server's
 access log. tests/service/api/test_api_fuzz.py runs a short deterministic version.
@@ -162,7 +164,7 @@ def st_command(base: str, key: str, fuzz_pass: Pass, report: Path, *, max_exampl
     command += ["--generation-deterministic"] if seed is None else ["--seed", str(seed), "--generation-database",
                                                                      "none"]
     if max_time is not None:
-        command += ["--max-time", str(max_time)]
+        command += ["--max-time", str(round(max_time))]
     return command
 
 
@@ -192,13 +194,23 @@ def run_pass(base: str, key: str, fuzz_pass: Pass, photos: Path, workdir: Path, 
     summary = json.loads(report.read_text())
     cases = summary["test_cases"]
     return PassResult(
-        name=fuzz_pass.name, command=shlex.join(command).replace(key, "$KEY"), exit_code=exit_code,
+        name=fuzz_pass.name, command=_shown(command, env, key, workdir), exit_code=exit_code,
         seconds=round(seconds, 1), cases=cases["generated"], failures=cases["with_failures"],
         unique_failures=cases["unique_failures"], errors=len(summary["errors"]),
         failure_kinds=[f"{f['code']} {f['title']}: {', '.join(f['operations'])}" for f in summary["failures"]],
         phases={name: phase["status"] for name, phase in summary["phases"].items()},
         requests=len(statuses), server_errors=sum(status >= 500 for status in statuses),
     )
+
+
+def _shown(command: list[str], env: dict[str, str], key: str, workdir: Path) -> str:
+    """The command with the hooks' settings, as it can be read elsewhere: no key, and paths relative to the venv,
+    the checkout and the workdir."""
+    shown = shlex.join([f"{name}={env[name]}" for name in ("SCHEMATHESIS_HOOKS", IMAGES_ENV, PHOTOS_ENV)] + command)
+    shown = shown.replace(key, "$KEY")
+    for folder in (Path(sys.executable).parent, ROOT, workdir):
+        shown = shown.replace(f"{folder}/", "")
+    return shown
 
 
 def fuzz(models_dir: Path, embedder: str, workdir: Path, *, photo_count: int, max_examples: int,
@@ -230,8 +242,8 @@ def section(results: list[PassResult], args: argparse.Namespace, embedder: str) 
 
 What is promised: no request, however malformed, gets a 5xx answer; every answer is one the OpenAPI document
 describes (its status, its body's schema, its headers); a request the document calls valid is accepted, one
-it calls invalid is refused with a coded 4xx; every route needs its key (401 without one) and admin routes
-refuse the client key (403).
+it calls invalid is refused with a coded 4xx; every route but the health probes needs a key (401 without
+one), and admin routes refuse the client key (403).
 
 How it is tested: [schemathesis](https://schemathesis.readthedocs.io) generates requests from the service's
 own OpenAPI document (`/openapi.json`) and checks every answer with all of its checks (`--checks all`),
@@ -240,18 +252,21 @@ valid and invalid requests (fuzzing), and sequences that follow the document's l
 identity, enrol a face, delete the face (stateful). It runs over real HTTP against `facever serve` with a fresh
 SQLite gallery, the shipped models (`{embedder}`) and auth on, in three passes:
 
-- **admin, face photos** and **client, face photos**: image fields carry real face photos ({args.photos} LFW
-  people, each as JPEG, PNG, WebP and BMP, in the media type the part declares), so requests the document
-  calls valid really are valid. The client pass sends the client key, so admin routes must answer 403.
-- **admin, any bytes**: image fields carry schemathesis's own bytes (random bytes, tiny sample files of other
-  formats). These fit the field's type but are no photo with a face, and the document says they are refused
-  (400 `invalid_image`, 415 `unsupported_format`, 422 `no_face`); every check runs except
-  `positive_data_acceptance`, which expects a 2xx for anything of the right type.
+- **admin, face photos** and **client, face photos**: valid requests only, whose image fields carry real face
+  photos ({args.photos} LFW people, each as JPEG, PNG, WebP and BMP, in the media type the part declares), so
+  requests the document calls valid really are valid and must be accepted. The client pass sends the client
+  key, so admin routes must answer 403. `negative_data_rejection` is left out: with no invalid requests sent,
+  the only cases it could judge are ones schemathesis labels invalid although they are valid.
+- **admin, any bytes**: valid and invalid requests whose image fields carry photos cut short or random bytes.
+  These fit the field's type but are no photo with a face, and the document says they are refused (400
+  `invalid_image`, 415 `unsupported_format`, 422 `no_face`), so `positive_data_acceptance`, which expects a
+  2xx for anything of the right type, is left out here.
 
-The long run gives each pass {args.minutes_per_pass:g} minutes (`--max-time`), random generation from seed
-{args.seed}, at most {args.max_examples} cases per operation and phase round, one worker, under `nice -n 19`
-on {machine()["cores"]} cores. Cases are schemathesis's generated test cases; requests and 5xx are counted in
-the server's access log (a stateful case sends several requests).
+The long run gives each pass {args.minutes_per_pass:g} minutes (`--max-time`), random generation from seed {args.seed},
+at most {args.max_examples} cases per operation and phase round, one worker, under `nice -n 19` on
+{machine()["cores"]} cores. Cases are schemathesis's generated test cases (each step of a stateful sequence
+counts as one); requests and 5xx answers are counted in the server's access log, which also holds the schema
+download and schemathesis's first probe.
 
 | pass | cases | requests | failures | schemathesis errors | 5xx | seconds |
 |---|---:|---:|---:|---:|---:|---:|
