@@ -56,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Face verification and identification",
         lifespan=lifespan,
+        # operationIds are the route functions' names (stable, and what the OpenAPI links name)
+        generate_unique_id_function=lambda route: route.name,
     )
 
     @app.middleware("http")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 from fastapi import Depends, Request, params
@@ -63,7 +64,9 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def known_query(request: Request) -> None:
-    """Refuse query parameters the route does not read, rather than silently ignore a misspelt filter."""
+    """Refuse query parameters the route does not read (422 unexpected_field), rather than silently ignore a
+    misspelt filter, and a parameter sent more than once (400 invalid_request), rather than silently use one
+    of its values: no route takes a list in the query."""
     fields = get_flat_params(request.scope["route"].dependant)
     names = {field.alias for field in fields if isinstance(field.field_info, params.Query)}
     unknown = next((name for name in request.query_params if name not in names), None)
@@ -72,6 +75,11 @@ def known_query(request: Request) -> None:
                  if request.method in BODY_METHODS and not names else "")
         raise FaceverError(ErrorCode.unexpected_field, f"{unknown!r} is not a query parameter of this route{where}",
                            field=unknown)
+    counts = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = next((name for name, count in counts.items() if count > 1), None)
+    if repeated is not None:
+        raise FaceverError(ErrorCode.invalid_request, f"query parameter {repeated!r} is sent {counts[repeated]} "
+                           "times; send it once", field=repeated, count=counts[repeated])
 
 
 query_checked = Depends(known_query)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from service.api.schemas import EnrolWarning, IdentityRef
-from service.gallery import repository
 from service.decisions import identify_decision
+from service.gallery import repository
 from service.gallery.gallery import Candidate, Gallery
 from service.gallery.templates import mean_template
 from service.vision.model_card import ModelCard

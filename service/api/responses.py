@@ -13,8 +13,9 @@ ADMIN = (ErrorCode.unauthorized, ErrorCode.forbidden)
 IMAGE_BODY = (ErrorCode.invalid_request, ErrorCode.invalid_image, ErrorCode.image_too_large,
               ErrorCode.unsupported_media_type, ErrorCode.unsupported_format, ErrorCode.validation_error,
               ErrorCode.unexpected_field)
-# a path or query parameter out of range, or a query parameter the route does not read
-PARAMS = (ErrorCode.validation_error, ErrorCode.unexpected_field)
+# a path or query parameter out of range, a query parameter the route does not read, or one sent twice
+# (the same codes as a JSON body that does not parse, 400, or parses but does not fit, 422)
+PARAMS = (ErrorCode.validation_error, ErrorCode.unexpected_field, ErrorCode.invalid_request)
 FACE = (ErrorCode.no_face, ErrorCode.face_too_small, ErrorCode.low_detection_score)
 
 _WHEN = {
@@ -38,3 +39,14 @@ def error_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
 def _description(status: int, names: list[str]) -> str:
     when = f" — {_WHEN[status]}" if status in _WHEN else ""
     return f"error.code: {', '.join(names)}{when}"
+
+
+def links(status: int, description: str, **targets: dict[str, str]) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entry naming, for a success status, the operations its body leads to (OpenAPI links).
+
+    Each target is an operationId (the route's function name) mapped to its parameters, each given by a
+    runtime expression such as `$response.body#/id`.
+    """
+    return {status: {"description": description, "links": {
+        operation: {"operationId": operation, "parameters": parameters} for operation, parameters in targets.items()
+    }}}

@@ -13,7 +13,9 @@ from service.vision.detector import DetectedFace
 from service.vision.face_choice import SIMILAR_AREA_RATIO
 
 T = TypeVar("T")
-MAX_ID = 2**63 - 1  # ids are int64 on every backend; a larger number must be a 422, not a DB error
+# ids are int64 on every backend, but a JSON number is read as an IEEE double by many clients (JavaScript) and
+# tools: 2**53 - 1 is the largest id every one of them reads exactly. A larger number is a 422, not a DB error.
+MAX_ID = 2**53 - 1
 MAX_METADATA_BYTES = 16 * 1024
 
 

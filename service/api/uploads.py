@@ -40,13 +40,18 @@ async def read_body(
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(MULTIPART):
         return await _read_multipart(request, image_fields, max_image_bytes)
-    if content_type.startswith("application/json"):
+    if sent_as_json(request):
         return _read_json(await request.body(), image_fields, max_image_bytes)
     raise FaceverError(
         ErrorCode.unsupported_media_type,
         "send multipart/form-data (image files) or application/json (base64 images)",
         content_type=content_type,
     )
+
+
+def sent_as_json(request: Request) -> bool:
+    """Whether the body is JSON (typed values, base64 images) rather than a multipart form (text and files)."""
+    return request.headers.get("content-type", "").startswith("application/json")
 
 
 async def _read_multipart(request: Request, image_fields: tuple[str, ...], limit: int) -> dict[str, Any]:
@@ -59,6 +64,10 @@ async def _read_multipart(request: Request, image_fields: tuple[str, ...], limit
                 data = await value.read(limit + 1)
                 _check_size(name, data, limit)
                 body.setdefault(name, []).append(data)
+            elif name in image_fields:
+                # a part without a filename reaches us as text, its bytes decoded: it cannot be an image
+                raise FaceverError(ErrorCode.validation_error, f"send {name!r} as a file: a form-data part with a "
+                                   f"filename (e.g. curl -F '{name}=@photo.jpg')", field=name)
             else:
                 body[name] = value
     # one file per field unless the route asks for lists (it then reads the list itself)

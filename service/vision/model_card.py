@@ -121,6 +121,27 @@ class FarCurve(_Part):
         return self
 
 
+class OpenSetCurve(_Part):
+    """Open-set identification over galleries of `identities` identities: the per-comparison FAR at which a
+    candidate is tested so that at most a fraction ``fpir[i]`` of never-enrolled probes matched anyone.
+
+    The union bound would test each candidate at FPIR / N; real galleries hold identities that attract more
+    impostors than average, so the calibrated FAR is usually smaller."""
+
+    identities: int = Field(ge=2)
+    fpir: list[float] = Field(min_length=1)
+    comparison_far: list[float] = Field(min_length=1)
+    probes: int = Field(ge=1, description="never-enrolled probes the curve was measured on")
+
+    @model_validator(mode="after")
+    def _monotone(self) -> OpenSetCurve:
+        if len(self.fpir) != len(self.comparison_far):
+            raise ValueError("fpir and comparison_far need the same length")
+        if any(b >= a for a, b in pairwise(self.fpir)) or any(b > a for a, b in pairwise(self.comparison_far)):
+            raise ValueError("fpir must fall strictly and comparison_far must not rise")
+        return self
+
+
 class Calibration(_Part):
     """FAR-named thresholds for every decision the service makes (service.decisions applies them).
 
@@ -129,6 +150,8 @@ class Calibration(_Part):
 
     scoring: Literal["mean_template"] = "mean_template"
     curves: list[FarCurve] = Field(min_length=1, description="by enrolled faces, increasing; the first has 1")
+    open_set: list[OpenSetCurve] = Field(default_factory=list, description="by gallery size, increasing; none: the "
+                                                                         "union bound FPIR / N")
     default_far: float = Field(1e-2, gt=0, lt=1, description="the FAR of a request that names no threshold")
     calibrated_on: str = Field(min_length=1)
 

@@ -25,9 +25,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import beta
 
-from service.decisions import threshold_at
+from service.decisions import comparison_far, threshold_at
 from service.gallery.templates import mean_template
-from service.vision.model_card import Calibration, FarCurve
+from service.vision.model_card import Calibration, FarCurve, OpenSetCurve
 
 TEMPLATE_SIZES = (1, 2, 3, 5, 10)
 FAR_GRID = tuple(10 ** (-k / 4) for k in range(4, 33))  # 1e-1 .. 1e-8 in quarter decades
@@ -118,10 +118,59 @@ def far_curve(impostor: np.ndarray, faces: int) -> FarCurve:
 
 
 def calibrate(people: People, rows: np.ndarray, seed: int, default_far: float, source: str) -> Calibration:
-    """A card calibration from the people in `rows`."""
+    """A card calibration from the people in `rows`: FAR curves per template size, then open-set curves per
+    gallery size on galleries drawn from the same people."""
     rng = np.random.default_rng(seed)
     curves = [far_curve(template_scores(people, rows, n, rng).impostor, n) for n in TEMPLATE_SIZES]
-    return Calibration(curves=[c for c in curves if c.impostor_scores], default_far=default_far, calibrated_on=source)
+    calibration = Calibration(curves=[c for c in curves if c.impostor_scores], default_far=default_far,
+                              calibrated_on=source)
+    open_set = [open_set_curve(people, rows, calibration, size, rng) for size in GALLERY_SIZES]
+    return calibration.model_copy(update={"open_set": [c for c in open_set if c is not None]})
+
+
+def far_at(calibration: Calibration, scores: np.ndarray, faces: int) -> np.ndarray:
+    """The FAR whose threshold equals each score, for templates of `faces` faces (the inverse of threshold_at,
+    on a grid of 1e-1 .. 1e-9 in 1/20 decades; clamped at its ends)."""
+    fars = 10 ** np.linspace(-1, -9, 161)
+    thresholds = np.array([threshold_at(calibration, far, faces) for far in fars])
+    return 10 ** np.interp(scores, thresholds, np.log10(fars))
+
+
+def _best_match_far(calibration: Calibration, probes: np.ndarray, templates: np.ndarray,
+                    faces: np.ndarray) -> np.ndarray:
+    """For each probe, the per-comparison FAR at which its best-scoring template would just accept it."""
+    scores = probes @ templates.T
+    best = scores.argmax(axis=1)
+    top = scores[np.arange(len(best)), best]
+    result = np.empty(len(best))
+    for n in np.unique(faces[best]):
+        chosen = faces[best] == n
+        result[chosen] = far_at(calibration, top[chosen], int(n))
+    return result
+
+
+def open_set_curve(people: People, rows: np.ndarray, calibration: Calibration, size: int,
+                   rng: np.random.Generator) -> OpenSetCurve | None:
+    """Per-comparison FARs that keep each FPIR on the grid, over random galleries of `size` people of `rows`
+    (None when `rows` hold too few people)."""
+    found = []
+    for enrolled, _, _, strangers in _galleries(people, rows, size, rng):
+        templates = np.stack([mean_template(people.vectors[e]) for e in enrolled])
+        faces = np.array([len(e) for e in enrolled])
+        found.append(_best_match_far(calibration, people.vectors[strangers], templates, faces))
+    if not found:
+        return None
+    ranked = np.sort(np.concatenate(found))
+    fpirs, fars = [], []
+    for fpir in FAR_GRID:
+        allowed = math.floor(fpir * len(ranked))
+        if allowed < MIN_ACCEPTED:
+            break
+        fpirs.append(fpir)
+        fars.append(float(np.nextafter(ranked[allowed], 0)))  # the (allowed+1)-th most similar stranger is refused
+    if not fpirs:
+        return None
+    return OpenSetCurve(identities=size, fpir=fpirs, comparison_far=fars, probes=len(ranked))
 
 
 @dataclass(frozen=True)
@@ -244,7 +293,8 @@ def identify_rows(people: People, rows: np.ndarray, calibration: Calibration, fa
         for enrolled, mated, position, strangers in _galleries(people, rows, size, rng):
             templates = np.stack([mean_template(people.vectors[e]) for e in enrolled])
             faces = np.array([len(e) for e in enrolled])
-            thresholds = {n: threshold_at(calibration, far / size, int(n)) for n in np.unique(faces)}
+            per_comparison = comparison_far(calibration, far, size)
+            thresholds = {n: threshold_at(calibration, per_comparison, int(n)) for n in np.unique(faces)}
             limit = np.array([thresholds[n] for n in faces])
             false_pos += int((_matched(people.vectors[strangers], templates, limit) >= 0).sum())
             non_mated += len(strangers)

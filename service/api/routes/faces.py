@@ -11,11 +11,11 @@ from fastapi.responses import JSONResponse
 from service.api import deps, metrics
 from service.api.enrolment import enrol_images
 from service.api.params import body_doc, parse_params
-from service.api.responses import ADMIN, CLIENT, FACE, IMAGE_BODY, PARAMS, error_responses
+from service.api.responses import ADMIN, CLIENT, FACE, IMAGE_BODY, PARAMS, error_responses, links
 from service.api.routes import API_PREFIX
 from service.api.routes.identities import IdentityId, Limit, Offset, Sessions
 from service.api.schemas import MAX_ID, EnrolParams, EnrolResult, FaceRecord, PageOut
-from service.api.uploads import read_body
+from service.api.uploads import read_body, sent_as_json
 from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 from service.gallery.gallery import Gallery
@@ -26,12 +26,15 @@ router = APIRouter(prefix=API_PREFIX, dependencies=[deps.query_checked])
 IMAGES = "images"
 MAX_IMAGES = 20  # per request; bounds one request's pipeline time
 FaceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+_IDENTITY = {"identity_id": "$request.path.identity_id"}  # link parameter: the identity the request was about
 
 
 @router.post("/identities/{identity_id}/faces", response_model=EnrolResult, status_code=201,
              dependencies=[deps.admin], openapi_extra=body_doc(EnrolParams, {IMAGES: MAX_IMAGES}, [IMAGES]),
-             responses=error_responses(*ADMIN, *IMAGE_BODY, *FACE, ErrorCode.multiple_faces, ErrorCode.not_found,
-                                       ErrorCode.duplicate_image, ErrorCode.enrolment_failed),
+             responses={**error_responses(*ADMIN, *IMAGE_BODY, *FACE, ErrorCode.multiple_faces, ErrorCode.not_found,
+                                          ErrorCode.duplicate_image, ErrorCode.enrolment_failed),
+                        **links(201, "At least one face was enrolled", list_faces=_IDENTITY,
+                                delete_face={**_IDENTITY, "face_id": "$response.body#/results/0/face_id"})},
              summary="Enrol one or more images of this identity",
              description="One result per image, in order. 201 when at least one face was enrolled; otherwise "
                          "the error envelope (the shared reason as its code, else enrolment_failed) with the "
@@ -48,7 +51,7 @@ async def enrol(identity_id: IdentityId, request: Request) -> JSONResponse:
         raise FaceverError(ErrorCode.validation_error, f"send one or more images in {IMAGES!r}", missing=[IMAGES])
     if len(images) > MAX_IMAGES:
         raise FaceverError(ErrorCode.validation_error, f"at most {MAX_IMAGES} images per request", count=len(images))
-    params = parse_params(EnrolParams, body)
+    params = parse_params(EnrolParams, body, strict=sent_as_json(request))
     results = await run_in_threadpool(enrol_images, pipeline, deps.gallery_of(request), deps.settings_of(request),
                                       identity_id, images, params.pick_largest)
     enrolled = sum(item.status == "enrolled" for item in results)

@@ -21,7 +21,7 @@ from service.api.schemas import (
     IdentifyResult,
     IdentityRef,
 )
-from service.api.uploads import read_body
+from service.api.uploads import read_body, sent_as_json
 from service.db.models import Identity
 from service.decisions import Decision, identify_decision
 from service.gallery import repository
@@ -47,7 +47,7 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
     pipeline, gallery = deps.pipeline_of(request), deps.gallery_of(request)
     body = await read_body(request, (IMAGE,), pipeline.limits.max_bytes)
     data = image_bytes(body, IMAGE)
-    params = parse_params(IdentifyParams, {k: v for k, v in body.items() if k != IMAGE})
+    params = parse_params(IdentifyParams, {k: v for k, v in body.items() if k != IMAGE}, strict=sent_as_json(request))
     card = pipeline.embedder.card
     identities = gallery.identities
     # checked before any pipeline work: a model without calibration refuses `far` with a 422

@@ -9,9 +9,9 @@ from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.api import deps
-from service.api.responses import ADMIN, CLIENT, PARAMS, error_responses
+from service.api.responses import ADMIN, CLIENT, PARAMS, error_responses, links
 from service.api.routes import API_PREFIX
-from service.api.schemas import MAX_ID, IdentityCreate, IdentityOut, IdentityUpdate, NO_NUL, PageOut, no_nul
+from service.api.schemas import MAX_ID, NO_NUL, IdentityCreate, IdentityOut, IdentityUpdate, PageOut, no_nul
 from service.db.engine import write_session
 from service.errors import ErrorCode
 from service.gallery import repository
@@ -23,15 +23,20 @@ Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions_of)]
 IdentityId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500)]
-# a JSON body that does not parse is the framework's 400; one that parses but does not fit is a 422
-_JSON_BODY = (ErrorCode.invalid_request, *PARAMS)
 Filter = Annotated[str | None, Query(min_length=1, max_length=255, json_schema_extra=NO_NUL.json_schema_extra),
                    AfterValidator(lambda v: v and no_nul(v))]
 
 
 # plain defs: FastAPI runs them in its thread pool, keeping SQL off the event loop
+# what a created identity's id leads to (OpenAPI links, which clients and API testers follow)
+_NEW_ID = {"identity_id": "$response.body#/id"}
+
+
 @router.post("/identities", response_model=IdentityOut, status_code=201, dependencies=[deps.admin],
-             responses=error_responses(*ADMIN, *_JSON_BODY, ErrorCode.conflict), summary="Create an identity")
+             responses={**error_responses(*ADMIN, *PARAMS, ErrorCode.conflict),
+                        **links(201, "The created identity", get_identity=_NEW_ID, update_identity=_NEW_ID,
+                                delete_identity=_NEW_ID, enrol=_NEW_ID, list_faces=_NEW_ID)},
+             summary="Create an identity")
 def create_identity(body: IdentityCreate, sessions: Sessions) -> IdentityOut:
     with write_session(sessions) as session:
         identity = repository.create_identity(session, body.name, body.external_id, body.metadata)
@@ -57,7 +62,7 @@ def get_identity(identity_id: IdentityId, sessions: Sessions) -> IdentityOut:
 
 
 @router.patch("/identities/{identity_id}", response_model=IdentityOut, dependencies=[deps.admin],
-              responses=error_responses(*ADMIN, *_JSON_BODY, ErrorCode.not_found, ErrorCode.conflict),
+              responses=error_responses(*ADMIN, *PARAMS, ErrorCode.not_found, ErrorCode.conflict),
               summary="Update an identity's name, external_id or metadata")
 def update_identity(identity_id: IdentityId, body: IdentityUpdate, sessions: Sessions) -> IdentityOut:
     changes = body.model_dump(include=body.model_fields_set)

@@ -12,7 +12,7 @@ from service.api.params import body_doc, image_bytes, parse_params
 from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
 from service.api.schemas import FaceOut, IdentityRef, VerifyParams, VerifyResult
-from service.api.uploads import read_body
+from service.api.uploads import read_body, sent_as_json
 from service.decisions import verify_decision
 from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
@@ -36,7 +36,8 @@ async def verify(request: Request) -> VerifyResult:
     pipeline, gallery = deps.pipeline_of(request), deps.gallery_of(request)
     body = await read_body(request, IMAGE_FIELDS, pipeline.limits.max_bytes)
     image_a = image_bytes(body, "image_a")
-    params = parse_params(VerifyParams, {k: v for k, v in body.items() if k not in IMAGE_FIELDS})
+    params = parse_params(VerifyParams, {k: v for k, v in body.items() if k not in IMAGE_FIELDS},
+                          strict=sent_as_json(request))
     if (params.identity_id is None) == ("image_b" not in body):
         raise FaceverError(ErrorCode.validation_error, "send either image_b or identity_id (one of them)")
     image_b = image_bytes(body, "image_b") if params.identity_id is None else None
