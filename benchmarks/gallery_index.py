@@ -339,7 +339,7 @@ def render(name: str, p: dict) -> None:
 — `service.gallery.index.FaceIndex` (what the service runs; FAISS {p['faiss']},
 {p['faiss_omp_threads']} OpenMP threads), {p['queries']} queries searched one at a time with k={p['k']}. Data:
 {data_text(p)} recall@1 = top-1 face equal to exact (flat) search's top-1 face; identity recall@1 = top-1
-face of the same identity as exact search's top-1 (what `/v1/identify` ranks: identities by their best face);
+face of the same identity as exact search's top-1 (an index of faces; the service's index holds one template per identity, so a gallery of N faces puts at most N vectors in it);
 top-1 is own = the top-1 belongs to the query's own source/identity. `effective kind` shows what was searched (trainable kinds fall back to flat when
 too few vectors). Memory: serialized FAISS index and process RSS growth during the build (RSS can read low when
 the allocator reuses memory the previous index freed; the serialized size is the reliable figure). 2 cores,

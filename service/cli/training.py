@@ -133,7 +133,8 @@ def calibrate(
         Path, typer.Option(exists=True, dir_okay=False, help="facever evaluate's JSON for this folder's model")
     ],
 ) -> None:
-    """Write an evaluation's accuracy, TAR and calibrated thresholds into the model's card (ONNX untouched)."""
+    """Write an evaluation into the model's card (ONNX untouched): a pair report's accuracy, TAR and thresholds,
+    or an identities report's FAR curves (`facever evaluate identities`)."""
     try:
         card = _training("training.export.card_metrics").calibrate_card(model_dir, json.loads(report.read_text()))
     except KeyError as error:
@@ -145,7 +146,8 @@ def calibrate(
     except FaceverError as error:  # no readable model card in model_dir
         fail(error)
     typer.echo(json.dumps({"model_dir": str(model_dir), "lfw_mean": card.metrics.lfw_mean,
-                           "thresholds": card.thresholds.model_dump(by_alias=True)}))
+                           "thresholds": card.thresholds.model_dump(by_alias=True),
+                           "default_far": card.calibration.default_far if card.calibration else None}))
 
 
 @app.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="protocol", required=True)
     lfw = sub.add_parser("lfw", parents=[common], help="LFW pairs.txt, 10 folds")
     lfw.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW, help="holds pairs.txt and lfw-deepfunneled/")
+    identities = sub.add_parser("identities", parents=[common],
+                                help="identity decisions on LFW: FAR per template size, open-set FPIR/FNIR")
+    identities.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW, help="holds people.txt and lfw-deepfunneled/")
+    identities.add_argument("--default-far", type=float, default=1e-2, help="the card's FAR for requests naming none")
+    identities.add_argument("--seed", type=int, default=0, help="random templates and galleries")
+    identities.add_argument("--write-docs", action="store_true",
+                            help="also write the tables into README.md and docs/identity-decisions.md")
     generic = sub.add_parser("pairs", parents=[common], help="a CSV/TSV list path_a,path_b,same[,fold]")
     generic.add_argument("list", type=Path)
     generic.add_argument("--root", type=Path, help="folder relative image paths start from (default: the list's)")
@@ -40,6 +49,42 @@ def load_pairs(args: argparse.Namespace) -> tuple[str, PairList]:
     if args.protocol == "lfw":
         return "lfw", lfw_pairs(args.lfw_dir / "pairs.txt", args.lfw_dir / "lfw-deepfunneled")
     return args.list.stem, read_pair_list(args.list, args.root)
+
+
+def run_identities(args: argparse.Namespace) -> str:
+    """The identity-decision protocol on every LFW image; writes <out>/identities-<model>.json and -far.png."""
+    from service.vision.pipeline import FacePipeline
+    from training.doc_sections import replace_section
+    from training.evaluation.features import embed_images
+    from training.evaluation.identities import people_of, read_people_sets
+    from training.evaluation.identity_report import (
+        defaults_table,
+        identity_report,
+        named_far_table,
+        plot_observed_far,
+        summary,
+    )
+
+    settings = Settings(**{k: v for k, v in (("embedder", args.embedder), ("models_dir", args.models_dir)) if v})
+    pipeline = FacePipeline.from_settings(settings)
+    paths = sorted((args.lfw_dir / "lfw-deepfunneled").glob("*/*.jpg"))
+    features = embed_images(paths, pipeline, args.workers, args.cache_dir if str(args.cache_dir) else None)
+    names = [Path(path).parent.name for path in features.paths]
+    people = people_of(names, features.vectors, read_people_sets(args.lfw_dir / "people.txt"))
+    report = identity_report(people, "lfw", settings.embedder, pipeline.embedder.card.onnx_sha256,
+                             args.default_far, args.seed, [Path(path).name for path in features.paths])
+    stem = args.out / f"identities-{settings.embedder}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    plot_observed_far(report, stem.with_name(stem.name + "-far.png"))
+    if args.write_docs:
+        command = "facever evaluate " + shlex.join(args.argv)
+        for path, name, table in ((REPO_ROOT / "README.md", "identity-defaults", defaults_table(report)),
+                                  (REPO_ROOT / "docs" / "identity-decisions.md", "identity-decisions",
+                                   named_far_table(report))):
+            replace_section(path, name, f"`{command}` ({report.n_images:,} LFW images, {report.n_people:,} "
+                            f"people; model {report.model}):\n\n{table}", "# Identity decisions\n")
+    return summary(report)
 
 
 def run(args: argparse.Namespace) -> PairReport:
@@ -71,6 +116,10 @@ def run(args: argparse.Namespace) -> PairReport:
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments (`--help` exits here), evaluate, print the summary."""
     args = build_parser().parse_args(argv)
+    args.argv = list(argv if argv is not None else sys.argv[1:])
+    if args.protocol == "identities":
+        print(run_identities(args))
+        return 0
     from training.evaluation.protocol import summary
 
     print(summary(run(args)))

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
+from typing import Self
 
 import numpy as np
 from scipy.stats import beta
@@ -103,9 +104,10 @@ def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random
     return Scores(faces, np.concatenate(genuine or [empty]), np.concatenate(impostor or [empty]), templates)
 
 
-def far_curve(impostor: np.ndarray, faces: int) -> FarCurve:
+def far_curve(impostor: np.ndarray, faces: int) -> FarCurve | None:
     """Thresholds at FAR_GRID points with at least MIN_ACCEPTED impostor scores at or above them: each the
-    smallest score step above which the accepted fraction does not exceed the point."""
+    smallest score step above which the accepted fraction does not exceed the point (None: too few scores for
+    two points)."""
     ranked = np.sort(np.asarray(impostor, np.float64))[::-1]
     fars, thresholds = [], []
     for far in FAR_GRID:
@@ -114,7 +116,35 @@ def far_curve(impostor: np.ndarray, faces: int) -> FarCurve:
             break
         fars.append(far)
         thresholds.append(float(np.nextafter(ranked[allowed], np.inf)))  # the (allowed+1)-th best is refused
+    if len(fars) < 2:
+        return None
     return FarCurve(faces=faces, far=fars, threshold=thresholds, impostor_scores=len(ranked))
+
+
+OUTLIER_COSINE = 0.85  # impostor pairs above this are listed: a lookalike cluster shows up here first
+
+
+@dataclass(frozen=True)
+class Outliers:
+    """Impostor photo pairs of a set of people scoring above OUTLIER_COSINE: how many, and the top ones."""
+
+    sets: tuple[int, ...]
+    impostor_pairs: int
+    above: int
+    top: list[tuple[float, str, str]]  # (cosine, image a, image b), best first
+
+
+def impostor_outliers(people: People, sets: Sequence[int], names: Sequence[str], shown: int = 10) -> Outliers:
+    """The impostor pairs among the photos of the people in `sets` (names: one per image) above OUTLIER_COSINE."""
+    rows = people.rows_of(sets)
+    scores = people.vectors[rows] @ people.vectors[rows].T
+    a, b = np.triu_indices(len(rows), 1)
+    impostor = people.person[rows][a] != people.person[rows][b]
+    values = scores[a, b]
+    above = np.flatnonzero(impostor & (values > OUTLIER_COSINE))
+    order = above[np.argsort(-values[above])][:shown]
+    top = [(round(float(values[k]), 4), names[rows[a[k]]], names[rows[b[k]]]) for k in order]
+    return Outliers(tuple(sets), int(impostor.sum()), len(above), top)
 
 
 def calibrate(people: People, rows: np.ndarray, seed: int, default_far: float, source: str) -> Calibration:
@@ -122,7 +152,7 @@ def calibrate(people: People, rows: np.ndarray, seed: int, default_far: float, s
     gallery size on galleries drawn from the same people."""
     rng = np.random.default_rng(seed)
     curves = [far_curve(template_scores(people, rows, n, rng).impostor, n) for n in TEMPLATE_SIZES]
-    calibration = Calibration(curves=[c for c in curves if c.impostor_scores], default_far=default_far,
+    calibration = Calibration(curves=[c for c in curves if c is not None], default_far=default_far,
                               calibrated_on=source)
     open_set = [open_set_curve(people, rows, calibration, size, rng) for size in GALLERY_SIZES]
     return calibration.model_copy(update={"open_set": [c for c in open_set if c is not None]})
@@ -199,8 +229,27 @@ class Rate:
         return {**asdict(self), "rate": self.rate}
 
 
+class _Row:
+    """A decision measured at one size and FAR: the first field names the size, Rates and the last count add up."""
+
+    @property
+    def key(self) -> tuple[int, float]:
+        first = fields(self)[0].name
+        return getattr(self, first), self.far
+
+    def __add__(self, other: Self) -> Self:
+        names = [f.name for f in fields(self)]
+        summed = {n: getattr(self, n) + getattr(other, n) for n in names
+                  if isinstance(getattr(self, n), Rate) or n == names[-1]}
+        return replace(self, **summed)
+
+    def to_dict(self) -> dict[str, object]:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {n: v.to_dict() if isinstance(v, Rate) else v for n, v in values.items()}
+
+
 @dataclass(frozen=True)
-class VerifyRow:
+class VerifyRow(_Row):
     """Verify against identities of `faces` faces at the threshold named `far`."""
 
     faces: int
@@ -209,40 +258,16 @@ class VerifyRow:
     frr: Rate
     templates: int
 
-    @property
-    def key(self) -> tuple[int, float]:
-        return self.faces, self.far
-
-    def __add__(self, other: VerifyRow) -> VerifyRow:
-        return VerifyRow(self.faces, self.far, self.observed_far + other.observed_far, self.frr + other.frr,
-                         self.templates + other.templates)
-
-    def to_dict(self) -> dict[str, object]:
-        return {"faces": self.faces, "far": self.far, "observed_far": self.observed_far.to_dict(),
-                "frr": self.frr.to_dict(), "templates": self.templates}
-
 
 @dataclass(frozen=True)
-class IdentifyRow:
-    """Open-set identification over `identities` identities, each candidate held to `far` / `identities`."""
+class IdentifyRow(_Row):
+    """Open-set identification over `identities` identities at FPIR `far`."""
 
     identities: int
     far: float
     fpir: Rate
     fnir: Rate
     galleries: int
-
-    @property
-    def key(self) -> tuple[int, float]:
-        return self.identities, self.far
-
-    def __add__(self, other: IdentifyRow) -> IdentifyRow:
-        return IdentifyRow(self.identities, self.far, self.fpir + other.fpir, self.fnir + other.fnir,
-                           self.galleries + other.galleries)
-
-    def to_dict(self) -> dict[str, object]:
-        return {"identities": self.identities, "far": self.far, "fpir": self.fpir.to_dict(),
-                "fnir": self.fnir.to_dict(), "galleries": self.galleries}
 
 
 def verify_rows(scores: Scores, calibration: Calibration, fars: Sequence[float]) -> list[VerifyRow]:

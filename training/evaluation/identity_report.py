@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,11 +14,13 @@ from training.evaluation.identities import (
     NAMED_FARS,
     REPORTED_SIZES,
     IdentifyRow,
+    Outliers,
     People,
     Rate,
     VerifyRow,
     calibrate,
     identify_rows,
+    impostor_outliers,
     template_scores,
     verify_rows,
 )
@@ -39,13 +41,15 @@ class IdentityReport:
     calibration: Calibration  # from every person: what `facever calibrate` writes into the card
     verify: list[VerifyRow]  # out of sample: each half's rates at the other half's thresholds, pooled
     identify: list[IdentifyRow]
+    outliers: list[Outliers]  # per half: impostor pairs above OUTLIER_COSINE
 
     def to_dict(self) -> dict[str, Any]:
         rates = {"verify": [r.to_dict() for r in self.verify], "identify": [r.to_dict() for r in self.identify]}
         return {"protocol": "identities", "dataset": self.dataset, "model": self.model,
                 "onnx_sha256": self.onnx_sha256, "default_far": self.default_far, "seed": self.seed,
                 "n_images": self.n_images, "n_people": self.n_people,
-                "calibration": self.calibration.model_dump(), **rates}
+                "calibration": self.calibration.model_dump(), **rates,
+                "outliers": [asdict(o) for o in self.outliers]}
 
 
 def _pooled(rows: list[Row]) -> list[Row]:
@@ -57,7 +61,8 @@ def _pooled(rows: list[Row]) -> list[Row]:
 
 
 def identity_report(
-    people: People, dataset: str, model: str, onnx_sha256: str, default_far: float, seed: int
+    people: People, dataset: str, model: str, onnx_sha256: str, default_far: float, seed: int,
+    names: list[str] | None = None,
 ) -> IdentityReport:
     """Calibrate on each half of LFW's people and measure on the other; calibrate the card on everyone."""
     fars = sorted({default_far, *NAMED_FARS}, reverse=True)
@@ -67,13 +72,15 @@ def identity_report(
         rows = people.rows_of(measured)
         rng = np.random.default_rng(seed + 1)
         for faces in REPORTED_SIZES:
-            verify += verify_rows(template_scores(people, rows, faces, rng), calibration, fars)
+            scores = template_scores(people, rows, faces, rng)
+            verify += verify_rows(scores, calibration, fars) if scores.templates else []
         for far in fars[:2]:
             identify += identify_rows(people, rows, calibration, far, seed + 2)
     source = f"{dataset}: {len(people.person)} images of {len(people.person_set)} people (every person)"
     return IdentityReport(dataset, model, onnx_sha256, default_far, seed, len(people.person),
                           len(people.person_set), calibrate(people, np.arange(len(people.person)), seed, default_far,
-                                                            source), _pooled(verify), _pooled(identify))
+                                                            source), _pooled(verify), _pooled(identify),
+                          [impostor_outliers(people, half, names or [str(i) for i in people.person]) for half in HALVES])
 
 
 def plot_observed_far(report: IdentityReport, path: Path) -> Path:
@@ -113,18 +120,47 @@ def _points(ax: Any, fars: list[float], rates: list[Rate], label: str, marker: s
 
 
 def summary(report: IdentityReport) -> str:
-    head = (f"{report.model} on {report.dataset}: {report.n_images} images, {report.n_people} people; rates out of "
-            "sample (each half of the people at the other half's thresholds), 95 % intervals")
-    lines = [head]
-    for r in report.verify:
-        lines.append(f"verify, identity of {r.faces:>2} face(s), FAR {r.far:g}: observed FAR {_pct(r.observed_far)}, "
-                     f"FRR {_pct(r.frr)}")
-    for r in report.identify:
-        lines.append(f"identify over {r.identities:>4} identities, FAR {r.far:g}: FPIR {_pct(r.fpir)}, "
-                     f"FNIR {_pct(r.fnir)}")
+    """The report for a terminal: every rate out of sample (each half of the people at the other half's thresholds)."""
+    return f"{report.model} on {report.dataset}: {report.n_images} images, {report.n_people} people\n" + named_far_table(
+        report)
+
+
+def _cell(rate: Rate) -> str:
+    return f"{100 * rate.rate:.3g} % ({100 * rate.low:.3g}–{100 * rate.high:.3g})"
+
+
+def _one_in(rate: Rate) -> str:
+    if not rate.errors:
+        return f"none in {rate.trials:,}"
+    if rate.rate >= 0.15:
+        return f"{round(10 * rate.rate)} in 10"
+    return f"about 1 in {1 / rate.rate:,.0f}"
+
+
+def defaults_table(report: IdentityReport) -> str:
+    """The error rates at the card's default FAR, in figures and plain words (the README's table)."""
+    far = report.default_far
+    lines = ["| decision | false accepts (95 % interval) | genuine attempts refused (95 % interval) | in plain words |",
+             "|---|---|---|---|"]
+    for r in (r for r in report.verify if r.far == far):
+        what = "verify, photo against photo" if r.faces == 1 else f"verify against an identity of {r.faces} faces"
+        lines.append(f"| {what} | {_cell(r.observed_far)} | {_cell(r.frr)} | {_one_in(r.observed_far)} impostors "
+                     f"accepted, {_one_in(r.frr)} genuine attempts refused |")
+    for r in (r for r in report.identify if r.far == far):
+        lines.append(f"| identify among {r.identities:,} identities (never-enrolled probe matched; enrolled person "
+                     f"not matched to themselves) | {_cell(r.fpir)} | {_cell(r.fnir)} | {_one_in(r.fpir)} strangers "
+                     f"matched to someone, {_one_in(r.fnir)} enrolled people missed |")
     return "\n".join(lines)
 
 
-def _pct(rate: Rate) -> str:
-    return (f"{100 * rate.rate:.3g} % [{100 * rate.low:.2g}, {100 * rate.high:.2g}] "
-            f"({rate.errors}/{rate.trials})")
+def named_far_table(report: IdentityReport) -> str:
+    """Observed against promised FAR at every threshold name measured."""
+    lines = ["| decision | FAR named | observed FAR or FPIR (95 % interval) | FRR or FNIR (95 % interval) | trials |",
+             "|---|---|---|---|---|"]
+    for r in report.verify:
+        lines.append(f"| verify, identity of {r.faces} face(s) | {r.far:g} | {_cell(r.observed_far)} | {_cell(r.frr)} "
+                     f"| {r.observed_far.trials:,} impostor / {r.frr.trials:,} genuine |")
+    for r in report.identify:
+        lines.append(f"| identify among {r.identities:,} | {r.far:g} | {_cell(r.fpir)} | {_cell(r.fnir)} | "
+                     f"{r.fpir.trials:,} never-enrolled / {r.fnir.trials:,} enrolled probes, {r.galleries} galleries |")
+    return "\n".join(lines)

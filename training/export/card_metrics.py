@@ -5,14 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from service.vision.model_card import ModelCard, Thresholds, load_model_card
+from service.vision.model_card import Calibration, ModelCard, Thresholds, load_model_card
 
 FAR_KEYS = {1e-3: "far_1e-3", 1e-4: "far_1e-4"}
 
 
 def calibrate_card(model_dir: Path, report: dict[str, Any]) -> ModelCard:
-    """Rewrite model_dir's card with the report's accuracy, TAR and thresholds (PairReport JSON of
-    `facever evaluate` on this folder's model); Sep of W, the recipe and the ONNX file stay as they are.
+    """Rewrite model_dir's card from a `facever evaluate` report on this folder's model: a pair report (`lfw`,
+    `pairs`) gives the accuracy, TAR and single thresholds; an `identities` report gives the FAR curves every
+    decision uses (`calibration`). Sep of W, the recipe and the ONNX file stay as they are.
 
     Refuses a report of another model, or of another network under the same name (ONNX sha256): thresholds
     only mean something for the network that produced them."""
@@ -23,6 +24,10 @@ def calibrate_card(model_dir: Path, report: dict[str, Any]) -> ModelCard:
     if evaluated != card.onnx_sha256:
         raise ValueError(f"the report evaluates another {card.name} network (its ONNX sha256 {evaluated}, "
                          f"this folder's {card.onnx_sha256}): evaluate this folder's model")
+    if report.get("protocol") == "identities":
+        calibrated = card.updated(calibration=Calibration.model_validate(report["calibration"]))
+        calibrated.write(model_dir)
+        return calibrated
     result = report["result"]
     points = {p["far"]: p for p in result["tar_at_far"]}
     metrics = card.metrics.model_copy(update={

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -17,6 +18,7 @@ from service.db.engine import make_engine, session_factory, write_session
 from service.db.models import Base
 from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
+from service.gallery.gallery import Gallery
 
 TABLES = {"identities", "faces", "api_keys", "change_log"}
 
@@ -143,3 +145,28 @@ def test_workers_starting_at_once_migrate_one_after_another(database_url: str) -
     errors = [worker.communicate(timeout=120)[1] for worker in workers]
     assert [worker.returncode for worker in workers] == [0, 0, 0], errors
     assert _up_to_date(database_url)
+
+
+def test_0004_names_the_identity_of_every_event_it_can_and_a_worker_rebuilds_past_the_rest(database_url: str) -> None:
+    migrate.upgrade(database_url, "0001")
+    _insert_at_0001(database_url, ["Kept Face", "Gone Face"])
+    migrate.upgrade(database_url, "0003")
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        kept, gone = connection.execute(text("SELECT id, identity_id FROM faces ORDER BY id")).all()
+        # events as a 0003 database logged them: both adds, then the second face's remove (its row deleted)
+        for op, face_id in (("add", kept.id), ("add", gone.id), ("remove", gone.id)):
+            connection.execute(text("INSERT INTO change_log (op, face_id, embedder, created_at) "
+                                    "VALUES (:op, :f, 'e', CURRENT_TIMESTAMP)"), {"op": op, "f": face_id})
+        connection.execute(text("DELETE FROM faces WHERE id = :f"), {"f": gone.id})
+    migrate.upgrade(database_url, "head")
+    with engine.connect() as connection:
+        named = connection.execute(text("SELECT op, face_id, identity_id FROM change_log ORDER BY seq")).all()
+    assert [tuple(row) for row in named] == [("add", kept.id, kept.identity_id), ("add", gone.id, None),
+                                            ("remove", gone.id, None)]
+    # a worker that has to replay an event without its identity builds its templates from SQL instead
+    worker = Gallery(session_factory(engine), "e", 1)
+    assert worker.sync() == 3 and worker.identities == 1 and worker.last_seq == 3
+    (found,) = worker.search(np.ones(1, np.float32), top_k=5)
+    assert (found.identity_id, found.faces) == (kept.identity_id, 1)
+    engine.dispose()

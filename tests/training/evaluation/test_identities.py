@@ -1,0 +1,93 @@
+"""The identity-decision protocol on synthetic people: counts, curves, intervals, and thresholds that keep their
+FAR on people not used to calibrate them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.decisions import threshold_at
+from training.evaluation.identities import (
+    MIN_ACCEPTED,
+    People,
+    Rate,
+    calibrate,
+    far_at,
+    far_curve,
+    people_of,
+    read_people_sets,
+    template_scores,
+)
+from training.evaluation.identity_report import identity_report
+
+DIM = 24
+
+
+def _people(rng: np.random.Generator, n_people: int = 400) -> People:
+    """Unit vectors around one random centre per person, 1..6 photos each, people spread over 10 sets."""
+    counts = rng.integers(1, 7, n_people)
+    centres = rng.normal(size=(n_people, DIM))
+    person = np.repeat(np.arange(n_people), counts)
+    vectors = centres[person] + rng.normal(scale=0.9, size=(len(person), DIM))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return People(vectors.astype(np.float32), person, np.arange(n_people) % 10)
+
+
+def test_people_txt_gives_each_person_their_set(tmp_path: Path) -> None:
+    listing = tmp_path / "people.txt"
+    listing.write_text("2\n2\nAnn_A\t3\nBo_B\t1\n1\nCy_C\t2\n")
+    sets = read_people_sets(listing)
+    assert sets == {"Ann_A": 0, "Bo_B": 0, "Cy_C": 1}
+    people = people_of(["Cy_C", "Ann_A", "Ann_A"], np.eye(3, dtype=np.float32), sets)
+    assert people.person.tolist() == [1, 0, 0] and people.person_set.tolist() == [0, 1]
+    assert people.rows_of([1]).tolist() == [0]
+    with pytest.raises(ValueError, match="no people.txt set"):
+        people_of(["Dee_D"], np.eye(1, dtype=np.float32), sets)
+
+
+def test_one_face_templates_score_every_pair_of_photos_once_each_way() -> None:
+    people = _people(np.random.default_rng(0), 30)
+    counts = np.bincount(people.person)
+    scores = template_scores(people, np.arange(len(people.person)), 1, np.random.default_rng(0))
+    assert scores.templates == len(people.person)
+    assert scores.genuine.size == int((counts * (counts - 1)).sum())
+    assert scores.impostor.size == int((counts * (len(people.person) - counts)).sum())
+
+
+def test_a_curve_accepts_at_most_its_far_and_stops_where_too_few_scores_remain() -> None:
+    impostor = np.random.default_rng(1).uniform(-1, 1, 100_000)
+    curve = far_curve(impostor, 1)
+    for far, threshold in zip(curve.far, curve.threshold):
+        accepted = float(np.mean(impostor >= threshold))
+        assert far - MIN_ACCEPTED / impostor.size <= accepted <= far
+    assert curve.far[-1] * impostor.size >= MIN_ACCEPTED > curve.far[-1] * impostor.size / 10 ** 0.25
+
+
+def test_far_at_inverts_threshold_at() -> None:
+    people = _people(np.random.default_rng(2))
+    calibration = calibrate(people, np.arange(len(people.person)), 0, 1e-2, "synthetic")
+    for faces in (1, 3):
+        for far in (3e-2, 1e-3):
+            assert far_at(calibration, np.array([threshold_at(calibration, far, faces)]), faces)[0] == pytest.approx(
+                far, rel=0.02)
+
+
+def test_rates_carry_exact_binomial_intervals() -> None:
+    rate = Rate(10, 1000)
+    assert rate.low < rate.rate == 0.01 < rate.high and rate.high - rate.low < 0.02
+    assert Rate(0, 50).low == 0 and Rate(50, 50).high == 1
+    assert (Rate(1, 10) + Rate(2, 20)) == Rate(3, 30)
+
+
+def test_thresholds_keep_their_far_on_people_they_were_not_calibrated_on() -> None:
+    """On exchangeable synthetic people the out-of-sample FAR must sit within its interval of the promise."""
+    people = _people(np.random.default_rng(3), 600)
+    report = identity_report(people, "synthetic", "m", "0" * 64, 1e-2, 0)
+    checked = [row for row in report.verify if row.far == 1e-2 and row.observed_far.trials > 10_000]
+    assert {row.faces for row in checked} >= {1, 3, 5}
+    for row in checked:
+        assert row.observed_far.low <= 1.3e-2 and row.observed_far.high >= 0.7e-2, row
+    assert report.calibration.curves[0].faces == 1 and report.calibration.default_far == 1e-2
+    assert [c.identities for c in report.calibration.open_set] == [10, 100]  # 600 people: no gallery of 1,000
