@@ -143,11 +143,11 @@ class Ledger:
                 present = face_id in state.faces
                 if status == "acked" and present:
                     problems.append(f"face {face_id}: acknowledged delete undone")
-                elif status == "maybe":
-                    tally.cut_off_applied["delete_face"] += not present
-                    if present:
-                        record.faces[face_id] = state.faces[face_id][1]
+                elif status == "maybe" and present:  # the kill came first: the face stays
                     del record.face_deletes[face_id]
+                elif status == "maybe":  # done before the kill: as good as acknowledged from now on
+                    tally.cut_off_applied["delete_face"] += 1
+                    record.face_deletes[face_id] = "acked"
             for face_id, sha in list(record.faces.items()):
                 if face_id in record.face_deletes:
                     continue

@@ -109,3 +109,14 @@ def test_a_write_cut_off_by_the_kill_may_have_happened(gallery) -> None:
     assert ledger.tally.problems == []
     assert ledger.tally.cut_off_applied["enrol"] == 1 and ledger.tally.cut_off_applied["edit"] == 1
     assert ledger.probes(read_state(engine, EMBEDDER), 5, random.Random(0)) == {}  # no photo was sent
+
+
+def test_a_face_delete_cut_off_by_the_kill_is_settled_once(gallery) -> None:
+    engine, face_ids = gallery
+    ledger, records = _ledger(engine)
+    owner = min(records)
+    records[owner].face_deletes[face_ids[0]] = "maybe"  # sent, no answer, and in fact done:
+    _alter(engine, delete(Face).where(Face.id == face_ids[0]))
+    for _ in range(2):  # later restarts must not count the deleted face as lost
+        ledger.reconcile(read_state(engine, EMBEDDER))
+    assert ledger.tally.problems == [] and ledger.tally.cut_off_applied["delete_face"] == 1
