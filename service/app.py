@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
@@ -21,11 +21,25 @@ from service.auth import bootstrap_keys
 from service.config import Settings
 from service.db.engine import make_engine, session_factory
 from service.db.migrate import ensure_migrated
+from service.db.outages import UNAVAILABLE, outage_message, outage_reason
+from service.errors import ErrorCode, FaceverError
 from service.gallery.gallery import Gallery
 from service.gallery.other_models import other_model_warning
 from service.vision.pipeline import FacePipeline
 
 log = logging.getLogger("facever.gallery")
+
+
+@contextmanager
+def _refuse_unavailable_database() -> Iterator[None]:
+    """A database that cannot be opened or written at start (unreachable, read-only, full) stops the start with
+    FaceverError(database_unavailable), whose code and reason say what to fix."""
+    try:
+        yield
+    except UNAVAILABLE as error:
+        reason = outage_reason(error)
+        raise FaceverError(ErrorCode.database_unavailable, f"cannot start: {outage_message(reason)}",
+                           reason=reason) from error
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -34,11 +48,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        await run_in_threadpool(ensure_migrated, settings)  # refuses an un-migrated non-embedded database
+        with _refuse_unavailable_database():
+            await run_in_threadpool(ensure_migrated, settings)  # refuses an un-migrated non-embedded database
         engine = make_engine(settings.database_url)
         try:
             app.state.sessions = session_factory(engine)
-            await run_in_threadpool(bootstrap_keys, app.state.sessions, settings)
+            with _refuse_unavailable_database():
+                await run_in_threadpool(bootstrap_keys, app.state.sessions, settings)
             app.state.pipeline = await run_in_threadpool(FacePipeline.from_settings, settings)
             gallery = Gallery.from_settings(app.state.sessions, settings, app.state.pipeline.embedder.dim)
             # nothing is served yet: the first build may use every core this process may run on

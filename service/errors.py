@@ -31,6 +31,7 @@ class ErrorCode(str, Enum):
     conflict = "conflict"
     duplicate_image = "duplicate_image"
     database_not_migrated = "database_not_migrated"
+    database_unavailable = "database_unavailable"
     # enrolment (also per-image rejection reasons)
     face_too_small = "face_too_small"
     low_detection_score = "low_detection_score"
@@ -65,6 +66,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.conflict: 409,
     ErrorCode.duplicate_image: 409,
     ErrorCode.database_not_migrated: 503,
+    ErrorCode.database_unavailable: 503,
     ErrorCode.face_too_small: 422,
     ErrorCode.low_detection_score: 422,
     ErrorCode.enrolment_failed: 422,

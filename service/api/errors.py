@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from service.db.outages import UNAVAILABLE, outage_message, outage_reason
 from service.errors import ErrorCode, FaceverError
 
 log = logging.getLogger("facever.api")
@@ -76,6 +77,14 @@ def _allowed_methods(request: Request) -> str:
                      if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes))
 
 
+async def _database_unavailable(request: Request, error: Exception) -> JSONResponse:
+    # an outage, not a bug: no traceback; the driver's words (they may name hosts and paths) go to the log only
+    reason = outage_reason(error)
+    log.warning("request %s: database unavailable (%s): %s", getattr(request.state, "request_id", ""), reason,
+                str(getattr(error, "orig", None) or error).strip().splitlines()[0])
+    return error_response(request, 503, ErrorCode.database_unavailable, outage_message(reason), {"reason": reason})
+
+
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
     # a bug, not bad input: logged with its traceback, so the 500 can be traced by its request id
     return error_response(request, 500, ErrorCode.internal_error,
@@ -86,4 +95,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(FaceverError, _facever_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    for kind in UNAVAILABLE:
+        app.add_exception_handler(kind, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests and latency by route template, faces enrolled, index size.
+"""Prometheus metrics: requests and latency by route template, faces enrolled, index size (faces, identities).
 
 With several uvicorn workers, set PROMETHEUS_MULTIPROC_DIR to an empty folder shared by them (before
 start): each scrape then sums every worker's counters (prometheus-client's multiprocess mode).
@@ -33,6 +33,8 @@ _LATENCY = Histogram(
 _ENROLLED = Counter("facever_faces_enrolled", "faces enrolled through this service")
 # every worker's index converges to the same size, so the largest report is the current one
 _INDEX_SIZE = Gauge("facever_index_faces", "faces in the in-memory search index", multiprocess_mode="max")
+_INDEX_IDENTITIES = Gauge("facever_index_identities", "identities (templates) in the in-memory search index",
+                          multiprocess_mode="max")
 
 
 def faces_enrolled(count: int) -> None:
@@ -70,6 +72,7 @@ def install(app: FastAPI, protected: bool = True) -> None:
         gallery = getattr(request.app.state, "gallery", None)
         if gallery is not None:
             _INDEX_SIZE.set(len(gallery))
+            _INDEX_IDENTITIES.set(gallery.identities)
         registry = REGISTRY
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()

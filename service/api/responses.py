@@ -21,14 +21,17 @@ FACE = (ErrorCode.no_face, ErrorCode.face_too_small, ErrorCode.low_detection_sco
 _WHEN = {
     401: "no API key, or one that is not valid (only when FACEVER_AUTH is on)",
     403: "the API key's role may not do this (admin routes)",
-    500: "a bug or a failed database, logged with its traceback under the request id",
+    500: "a bug, logged with its traceback under the request id",
+    503: "the database cannot be reached or cannot take writes now (details.reason); retry later",
 }
 
 
-def error_responses(*codes: ErrorCode) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: each status its codes can have, with the envelope as body (500 on every route)."""
+def error_responses(*codes: ErrorCode, database: bool = True) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: each status its codes can have, with the envelope as body (500 on every route,
+    503 database_unavailable on every route that reads or writes the database, API-key checks included)."""
     by_status: dict[int, list[str]] = {}
-    for code in dict.fromkeys((*codes, ErrorCode.internal_error)):
+    always = (ErrorCode.database_unavailable, ErrorCode.internal_error) if database else (ErrorCode.internal_error,)
+    for code in dict.fromkeys((*codes, *always)):
         by_status.setdefault(code.status, []).append(f"`{code.value}`")
     return {
         status: {"model": ErrorEnvelope, "description": _description(status, names)}

@@ -15,6 +15,8 @@ _WRITE_OPTION = "facever_write"
 WRITE_OPTIONS = {_WRITE_OPTION: True}  # execution options of a connection that will write
 _PG_LOCK_KEY = 0x66616365766572  # "facever": one advisory lock serialises gallery writes
 _SQLITE_BUSY_SECONDS = 30
+# a Postgres host that stops answering (rather than refusing) fails a request after this, not after TCP's minutes
+_PG_CONNECT_TIMEOUT_S = 5
 
 
 def normalize_url(url: str | URL) -> URL:
@@ -29,7 +31,9 @@ def make_engine(url: str | URL) -> Engine:
     """An engine for `url`; SQLite gets foreign keys, WAL and real BEGINs, its folder is created."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(parsed, pool_pre_ping=True)
+        # a URL's own connect_timeout (a libpq parameter) wins over ours
+        timeout = {} if "connect_timeout" in parsed.query else {"connect_timeout": _PG_CONNECT_TIMEOUT_S}
+        return create_engine(parsed, pool_pre_ping=True, connect_args=timeout)
     database = parsed.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -15,13 +15,14 @@ from service.gallery.other_models import other_model_warning
 router = APIRouter(prefix=API_PREFIX)
 
 
-@router.get("/health", response_model=Health, summary="Liveness: the process answers", responses=error_responses())
+@router.get("/health", response_model=Health, summary="Liveness: the process answers",
+            responses=error_responses(database=False))
 async def health() -> Health:
     return Health()
 
 
 @router.get("/ready", response_model=Readiness, summary="Readiness: database reachable, models and index loaded",
-            responses={**error_responses(), 503: {"model": Readiness, "description": "not ready: see checks"}})
+            responses={**error_responses(database=False), 503: {"model": Readiness, "description": "not ready: see checks"}})
 def ready(request: Request):
     state = request.app.state
     checks = {

@@ -1,4 +1,5 @@
-"""GET /metrics: Prometheus text with requests by route template, faces enrolled and index size."""
+"""GET /metrics: Prometheus text with requests by route template, faces enrolled and index size
+(faces and identities)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def test_metrics_count_requests_by_route_and_gallery_size(admin):
     assert _value(text, sample) == _value(before, sample) + 1
     assert _value(text, "facever_faces_enrolled_total") >= _value(before, "facever_faces_enrolled_total") + 1
     assert _value(text, "facever_index_faces") == len(admin.app.state.gallery) >= 1
+    assert _value(text, "facever_index_identities") == admin.app.state.gallery.identities >= 1
     assert "facever_http_request_duration_seconds_bucket" in text
 
 

@@ -58,3 +58,11 @@ def test_upload_bodies_state_their_fields_and_limits(document: dict) -> None:
 
 def test_an_unknown_query_parameter_is_refused(admin: TestClient) -> None:
     assert_error(admin.get("/v1/identities", params={"nmae": "Hans"}), 422, "unexpected_field")
+
+
+def test_routes_that_touch_the_database_document_its_outage(document: dict) -> None:
+    for method, path, op in _operations(document):
+        if path == "/v1/health":  # answers without the database
+            assert "503" not in op["responses"], (method, path)
+        elif path != "/v1/ready":  # its 503 is the readiness body, naming the failed check
+            assert "`database_unavailable`" in op["responses"]["503"]["description"], (method, path)
