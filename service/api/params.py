@@ -43,11 +43,12 @@ def image_bytes(body: dict[str, Any], name: str) -> bytes:
 
 
 def body_doc(params: type[BaseModel], images: dict[str, int], required: list[str],
-             one_of: tuple[str, ...] = ()) -> dict[str, Any]:
+             one_of: tuple[str, ...] = (), at_most_one: tuple[str, ...] = ()) -> dict[str, Any]:
     """openapi_extra documenting a multipart and a base64-JSON body.
 
     `images` maps each image field to how many images it takes (more than 1: a list); `one_of` names fields of
-    which exactly one must be sent.
+    which exactly one must be sent, `at_most_one` two fields that must not both be sent (in JSON a null is
+    not sent).
     """
     fields = params.model_json_schema()["properties"]
 
@@ -57,6 +58,11 @@ def body_doc(params: type[BaseModel], images: dict[str, int], required: list[str
         body = {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
         if one_of:
             body["oneOf"] = [_only(name, one_of, fields, as_json) for name in one_of]
+        if at_most_one:
+            both: dict[str, Any] = {"required": list(at_most_one)}
+            if as_json:
+                both["properties"] = {name: {"not": {"type": "null"}} for name in at_most_one}
+            body["not"] = both
         return body
 
     image = (f"a JPEG, PNG, WebP or BMP image of at most FACEVER_MAX_IMAGE_BYTES ({_MIB} MiB by default), "

@@ -45,9 +45,13 @@ class _Params(BaseModel):
 
 FAR_DOC = ("the false-accept rate the decision should keep (e.g. 0.001: about 1 impostor in 1,000 accepted); the "
            "service turns it into the model's calibrated threshold for this decision. Default: the model card's "
-           "default_far. Send far or threshold, not both")
+           "default_far. Send far or threshold, not both; a model without FAR calibration refuses far "
+           "(validation_error)")
 THRESHOLD_DOC = "a cosine threshold to use as is, instead of one named by its false-accept rate (far)"
 Far = Annotated[float, Field(gt=0, le=0.1, description=FAR_DOC)]
+
+
+STRICTNESS = ("far", "threshold")  # a request sets how strict its decision is by one of these, not both
 
 
 class _Decided(_Params):

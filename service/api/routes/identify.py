@@ -13,6 +13,7 @@ from service.api.params import body_doc, image_bytes, parse_params
 from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
 from service.api.schemas import (
+    STRICTNESS,
     CandidateOut,
     FaceIdentification,
     FaceOut,
@@ -34,7 +35,8 @@ IMAGE = "image"
 
 
 @router.post("/identify", response_model=IdentifyResult | IdentifyAllResult, dependencies=[deps.client],
-             openapi_extra=body_doc(IdentifyParams, {IMAGE: 1}, [IMAGE]), summary="Identify a face",
+             openapi_extra=body_doc(IdentifyParams, {IMAGE: 1}, [IMAGE], at_most_one=STRICTNESS),
+             summary="Identify a face",
              responses=error_responses(*CLIENT, *IMAGE_BODY, *FACE),
              description="Candidates are the top_k identities by the similarity of their template (the "
                          "normalised mean of their faces), whatever the threshold; `match` is the first candidate "

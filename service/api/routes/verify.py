@@ -11,7 +11,7 @@ from service.api.crops import crop_data_url
 from service.api.params import body_doc, image_bytes, parse_params
 from service.api.responses import CLIENT, FACE, IMAGE_BODY, error_responses
 from service.api.routes import API_PREFIX
-from service.api.schemas import FaceOut, IdentityRef, VerifyParams, VerifyResult
+from service.api.schemas import STRICTNESS, FaceOut, IdentityRef, VerifyParams, VerifyResult
 from service.api.uploads import read_body, sent_as_json
 from service.decisions import verify_decision
 from service.errors import ErrorCode, FaceverError
@@ -24,7 +24,7 @@ IMAGE_FIELDS = ("image_a", "image_b")
 
 @router.post("/verify", response_model=VerifyResult, dependencies=[deps.client],
              openapi_extra=body_doc(VerifyParams, {"image_a": 1, "image_b": 1}, ["image_a"],
-                                    one_of=("image_b", "identity_id")),
+                                    one_of=("image_b", "identity_id"), at_most_one=STRICTNESS),
              responses=error_responses(*CLIENT, *IMAGE_BODY, *FACE, ErrorCode.not_found,
                                        ErrorCode.identity_without_faces),
              summary="Verify two faces, or a face against an enrolled identity",

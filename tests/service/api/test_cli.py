@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from service.cli import app
 from tests.conftest import lfw_image
 from tests.service.api.helpers import GREY
-from tests.service.conftest import verify_threshold
+from tests.service.conftest import identify_threshold, verify_threshold
 
 runner = CliRunner()
 
@@ -73,7 +73,8 @@ def test_enrol_a_folder_then_identify_and_verify(env, tmp_path, service_card):
     blix = json.loads(_run("identify", new_photo))["candidates"][0]
     assert blix["name"] == "Hans Blix" and blix["similarity"] < 1.0 - 1e-3
     verdict = json.loads(_run("verify", new_photo, "--identity", str(blix["identity_id"])))
-    assert verdict["threshold"] == pytest.approx(verify_threshold(service_card)) and verdict["match"] is True
+    faces = blix["enrolled_faces"]  # the threshold for an identity of that many faces
+    assert verdict["threshold"] == pytest.approx(verify_threshold(service_card, faces)) and verdict["match"] is True
     verdict = json.loads(_run("verify", new_photo, "--identity", str(top["identity_id"])))  # Jennifer Garner
     assert verdict["match"] is False, verdict["similarity"]
     found = runner.invoke(app, ["identify", new_photo])
@@ -91,7 +92,8 @@ def test_identify_says_no_match_and_names_the_best_candidate(env, tmp_path, serv
     stranger = runner.invoke(app, ["identify", str(lfw_image("Serena_Williams", 1))])
     assert stranger.exit_code == 0, stranger.output
     answer = json.loads(stranger.stdout)
-    assert answer["match"] is None and answer["threshold"] == pytest.approx(service_card.thresholds.identify)
+    assert answer["match"] is None and answer["identities"] == 1
+    assert answer["threshold"] == pytest.approx(identify_threshold(service_card, 1, 1))
     best = answer["candidates"][0]
     assert stranger.stderr.strip() == (
         f"no match: the best candidate, Hans Blix (identity {best['identity_id']}), has similarity "
