@@ -32,11 +32,13 @@ def _interval(low: float, high: float, signed: bool = False) -> str:
 
 def _gain_row(base: RowResult, treated: RowResult) -> str:
     gain = paired_gain(base.accuracies, treated.accuracies)
-    verdict = "n/a" if math.isnan(gain.p_value) else ("**yes**" if gain.significant else "no")
+    untestable = math.isnan(gain.p_value)  # one seed, or every seed gained the same
+    verdict = "n/a" if untestable else ("**yes**" if gain.significant else "no")
+    p_value = "n/a" if untestable else f"{gain.p_value:.3f}"
     paper = (treated.row.paper or 0.0) - (base.row.paper or 0.0)
     return (
         f"| {base.row.name} → {treated.row.name} | {gain.mean:+.2f} | {_interval(gain.low, gain.high, True)} | "
-        f"{gain.p_value:.3f} | {verdict} | {paper:+.2f} |"
+        f"{p_value} | {verdict} | {paper:+.2f} |"
     )
 
 
@@ -96,6 +98,24 @@ def rf_table(results: list[RowResult], settings: RfSettings) -> str:
     ])  # fmt: skip
 
 
+# The recipe search (Eq. 3, seed 0, width ×0.25, batch 32): optimiser, weight decay, s, epochs, train %, test %
+RECIPE_SEARCH = [
+    ("Adam lr 1e-3", 5e-4, 10, 10, 99.57, 97.18),
+    ("Adam lr 1e-3", 5e-3, 10, 10, 99.47, 97.06),
+    ("SGD (Nesterov 0.9) lr 0.05", 5e-4, 10, 10, 98.37, 97.41),
+    ("SGD (Nesterov 0.9) lr 0.05", 5e-3, 10, 10, 98.60, 97.76),
+    ("SGD (Nesterov 0.9) lr 0.05", 1e-3, 10, 15, 99.37, 97.97),
+    ("SGD (Nesterov 0.9) lr 0.05", 5e-3, 16, 15, 98.67, 97.70),
+    ("SGD (Nesterov 0.9) lr 0.05", 5e-3, 10, 20, 98.93, 98.11),
+]
+
+
+def recipe_table() -> str:
+    lines = ["| optimiser (cosine decay) | weight decay | s | epochs | train % | test % |", "|---|---|---|---|---|---|"]
+    lines += [f"| {o} | {wd:g} | {s:g} | {e} | {tr:.2f} | {te:.2f} |" for o, wd, s, e, tr, te in RECIPE_SEARCH]
+    return "\n".join(lines)
+
+
 def mnist_section(
     info: RunInfo, iam: tuple[list[RowResult], IamSettings], rf: tuple[list[RowResult], RfSettings]
 ) -> str:
@@ -113,9 +133,23 @@ def mnist_section(
         "### RegularFace Fig. 4 (3 digits, 2-D feature)", "", rf_table(*rf), "",
         f"![RegularFace Fig. 4: 2-D test features, dashed rays = class centre directions (seed 0)]({RF_PLOT})", "",
         "### Where ours differs and why", "",
-        ("- The papers train to convergence with unstated epochs, schedules and seeds and report one run; ours are "
-        "short CPU runs averaged over seeds, so absolute accuracies sit below theirs, and a difference between "
-        "two rows smaller than their stds is not evidence either way."),
-        ("- A 3-D feature with 10 classes is a hard bottleneck: the gap to the paper's 99 % is mostly the "
-        "training length, which also decides how far IAM can push the centres apart."),
+        ("- IAM §5.1 states the CNN (Table 1), the 10,000 training samples and the 3-D feature, nothing else: no "
+        "optimiser, schedule, epochs, s, normalisation or augmentation. We add no augmentation and chose the "
+        "rest by the single-seed search below (Eq. 3, seed 0, width ×0.25, batch 32; weight decay on the net, not "
+        "on the projected head; train accuracy on 3,000 of the training images, test on all 10,000). These runs "
+        "are not repeated by the command above. The table's recipe also decays the head, a radial pull that the "
+        "projection of W after every step undoes."), "",
+        recipe_table(), "",
+        ("- Reading: Adam fits the subset (99.5 % train) but generalises worst; SGD with weight decay 5e-3 "
+        "generalises best; recomputing the BN statistics over the training set moved the test accuracy by "
+        "+0.04 points, so BN is not the cause; s = 16 was no better than 10. Doubling the epochs from 10 to 20 "
+        "added 0.35 points (97.76 → 98.11 %), so closing the remaining ~1 point to the paper's 99.08 % "
+        "would take several times longer runs than the 2 shared CPU cores allow for 20 runs; the paper does not "
+        "say how long it trained."),
+        ("- Width ×0.25 (8/16/32 channels) instead of Table 1's 32/64/128: capacity is not the limit (the net "
+        "fits 99.5 % of the training subset at this width), and the CPU budget is better spent on epochs, which "
+        "the search shows do matter: on the 2 shared cores an epoch took 6–17 s at ×0.25 and batch 32, "
+        "8–27 s at ×0.5 and batch 128, depending on the other load."),
+        ("- The paper reports one run per loss; ours are averaged over seeds. A gain whose interval holds 0 is "
+        "not evidence either way; a single run of the paper's size can differ from ours by chance alone."),
     ])  # fmt: skip
