@@ -124,10 +124,11 @@ def mnist_section(
     return "\n".join([
         "## MNIST reproductions", "",
         (f"Every number below was produced by `{info.command}` ({seeds}, seeds 0, 1, …; mean ± sample std over "
-        f"seeds; {train_minutes:.0f} min of single-thread training in all, {info.workers} run(s) at a time, "
-        f"{info.minutes:.0f} min wall time for the command that wrote this section). Seeds fix the net init, the "
-        "head init and the batch order; runs are deterministic on CPU. Each finished run is saved under the "
-        "store folder (`--store`), so an interrupted command resumes where it stopped."), "",
+        f"seeds). Training took {train_minutes:.0f} min of single-thread time in all, {info.workers} run(s) at a "
+        "time on 2 CPU cores shared with other work. Seeds fix the net init, the head init and the batch order; "
+        "runs are deterministic on CPU. Each finished run is saved under the store folder (`--store`), so an "
+        "interrupted command resumes where it stopped, and a finished one only re-reads the runs and rewrites "
+        f"this section (the command that wrote it took {info.minutes:.0f} min)."), "",
         "### IAM Table 2 (10 digits, 3-D feature)", "", iam_table(*iam), "",
         f"![IAM Fig. 2: normalised 3-D test features, one panel per row (seed 0)]({IAM_PLOT})", "",
         "### RegularFace Fig. 4 (3 digits, 2-D feature)", "", rf_table(*rf), "",

@@ -41,5 +41,5 @@ def test_section_reports_intervals_and_paired_gains() -> None:
     assert f"| {up.mean:+.2f} | [{up.low:+.2f}, {up.high:+.2f}] | {up.p_value:.3f} | **yes** |" in text
     assert f"| {noise.p_value:.3f} | no |" in text
     assert "5 seeds per IAM row, 3 per RegularFace row" in text
-    assert f"{(4 * 5 + 4 * 3) * 30 / 60:.0f} min of single-thread training" in text  # 32 runs × 30 s
+    assert f"{(4 * 5 + 4 * 3) * 30 / 60:.0f} min of single-thread time" in text  # 32 runs × 30 s
     assert text.count("| Softmax") == 2 and "Softmax + exclusive reg." in text
