@@ -125,7 +125,7 @@ def mnist_section(
         "## MNIST reproductions", "",
         (f"Every number below was produced by `{info.command}` ({seeds}, seeds 0, 1, …; mean ± sample std over "
         f"seeds). Training took {train_minutes:.0f} min of single-thread time in all, {info.workers} run(s) at a "
-        "time on 2 CPU cores shared with other work. Seeds fix the net init, the head init and the batch order; "
+        f"time (about {train_minutes / info.workers:.0f} min of wall time) on 2 CPU cores shared with other work. Seeds fix the net init, the head init and the batch order; "
         "runs are deterministic on CPU. Each finished run is saved under the store folder (`--store`), so an "
         "interrupted command resumes where it stopped, and a finished one only re-reads the runs and rewrites "
         f"this section (the command that wrote it took {info.minutes:.0f} min)."), "",
