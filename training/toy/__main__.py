@@ -1,4 +1,4 @@
-"""`python -m training.toy all [--seeds 3] [--quick]`: run both MNIST reproductions, write plots and the doc section."""
+"""`python -m training.toy all`: run both MNIST reproductions (resumable), write plots and the doc section."""
 
 from __future__ import annotations
 
@@ -12,17 +12,20 @@ import torch
 
 from service.config import REPO_ROOT
 from training.doc_sections import replace_section
-from training.toy import experiments as ex
+from training.toy.experiments import IAM, RF
 from training.toy.plots import Panel, plane_panels, sphere_panels
 from training.toy.report import IAM_PLOT, RF_PLOT, SECTION, RunInfo, mnist_section
+from training.toy.runs import run_tables
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m training.toy", description=__doc__)
     parser.add_argument("command", choices=["all"])
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="narrower IAM CNN and fewer epochs (CPU budget)")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: shared cores, see below)")
+    parser.add_argument("--iam-seeds", type=int, default=5, help="seeds per IAM Table 2 row")
+    parser.add_argument("--rf-seeds", type=int, default=3, help="seeds per RegularFace Fig. 4 row")
+    parser.add_argument("--workers", type=int, default=2, help="training processes at once")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per process (see below)")
+    parser.add_argument("--store", type=Path, default=REPO_ROOT / "runs" / "toy", help="one file per finished run")
     parser.add_argument("--docs", type=Path, default=REPO_ROOT / "docs", help="folder of reproduction.md")
     args = parser.parse_args(argv)
     torch.use_deterministic_algorithms(True)
@@ -30,9 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
 
-    iam_settings, rf_settings = ex.iam_settings(args.quick), ex.rf_settings(args.quick)
-    iam = ex.run_iam(iam_settings, args.seeds)
-    rf = ex.run_regularface(rf_settings, args.seeds)
+    iam, rf = run_tables([(IAM, args.iam_seeds), (RF, args.rf_seeds)], args.store, args.workers, args.threads)
 
     (args.docs / "reproduction").mkdir(parents=True, exist_ok=True)
     first = [(r.row.name, r.runs[0]) for r in iam]
@@ -42,11 +43,11 @@ def main(argv: list[str] | None = None) -> None:
               r.runs[0].centers if r.row.centres == "centers" else r.runs[0].class_weight)
         for r in rf
     ]  # fmt: skip
-    plane_panels(panels, args.docs / RF_PLOT, rf_settings.digits)
+    plane_panels(panels, args.docs / RF_PLOT, RF.digits)
 
     command = "python -m training.toy " + shlex.join(argv if argv is not None else sys.argv[1:])
-    info = RunInfo(command, args.seeds, args.quick, (time.perf_counter() - started) / 60)
-    section = mnist_section(info, (iam, iam_settings), (rf, rf_settings))
+    info = RunInfo(command, args.workers, (time.perf_counter() - started) / 60)
+    section = mnist_section(info, (iam, IAM), (rf, RF))
     replace_section(args.docs / "reproduction.md", SECTION, section, "# Reproduction report\n")
     print(f"wrote {args.docs / 'reproduction.md'} in {info.minutes:.1f} min")
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import statistics
+import math
 from dataclasses import dataclass
 
 from training.toy.experiments import IamSettings, RfSettings, RowResult
+from training.toy.stats import paired_gain, summarise
 
 SECTION = "mnist"  # docs/reproduction.md's block this report owns
 IAM_PLOT, RF_PLOT = "reproduction/iam_fig2.png", "reproduction/regularface_fig4.png"
@@ -14,50 +15,75 @@ IAM_PLOT, RF_PLOT = "reproduction/iam_fig2.png", "reproduction/regularface_fig4.
 @dataclass(frozen=True)
 class RunInfo:
     command: str
-    seeds: int
-    quick: bool
-    minutes: float
+    workers: int  # training processes at once, one torch thread each
+    minutes: float  # wall time of the command that wrote the report (resumed runs were not retrained)
 
 
 def mean_std(values: list[float], digits: int = 2) -> str:
     """'mean ± sample std' (std 0 for one value)."""
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.{digits}f} ± {std:.{digits}f}"
+    summary = summarise(values)
+    return f"{summary.mean:.{digits}f} ± {summary.std:.{digits}f}"
 
 
-def _iam_delta(results: list[RowResult], base: int) -> str:
-    ours = statistics.fmean(results[base + 1].accuracies) - statistics.fmean(results[base].accuracies)
-    paper = (results[base + 1].row.paper or 0.0) - (results[base].row.paper or 0.0)
-    return f"{results[base].row.name} → + IAM: ours {ours:+.2f} points, paper {paper:+.2f}"
+def _interval(low: float, high: float, signed: bool = False) -> str:
+    fmt = "+.2f" if signed else ".2f"
+    return "n/a (one seed)" if math.isnan(low) else f"[{low:{fmt}}, {high:{fmt}}]"
+
+
+def _gain_row(base: RowResult, treated: RowResult) -> str:
+    gain = paired_gain(base.accuracies, treated.accuracies)
+    untestable = math.isnan(gain.p_value)  # one seed, or every seed gained the same
+    verdict = "n/a" if untestable else ("**yes**" if gain.significant else "no")
+    p_value = "n/a" if untestable else f"{gain.p_value:.3f}"
+    paper = (treated.row.paper or 0.0) - (base.row.paper or 0.0)
+    return (
+        f"| {base.row.name} → {treated.row.name} | {gain.mean:+.2f} | {_interval(gain.low, gain.high, True)} | "
+        f"{p_value} | {verdict} | {paper:+.2f} |"
+    )
 
 
 def iam_table(results: list[RowResult], settings: IamSettings) -> str:
-    lines = ["| Loss | ours: test accuracy % (mean ± std) | per seed | paper |", "|---|---|---|---|"]
+    lines = [
+        "| Loss | ours: test accuracy % (mean ± std) | 95 % CI of the mean | per seed | paper | ours − paper |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in results:
+        summary, paper = summarise(r.accuracies), r.row.paper or math.nan
         seeds = " / ".join(f"{a:.2f}" for a in r.accuracies)
-        lines.append(f"| {r.row.name} | {mean_std(r.accuracies)} | {seeds} | {r.row.paper:.2f} |")
+        lines.append(
+            f"| {r.row.name} | {mean_std(r.accuracies)} | {_interval(summary.low, summary.high)} | {seeds} | "
+            f"{paper:.2f} | {summary.mean - paper:+.2f} |"
+        )
+    gains = [
+        "| IAM gain | ours: mean per-seed gain (points) | 95 % CI | p (paired t-test) | significant at 5 %? | paper |",
+        "|---|---|---|---|---|---|",
+        _gain_row(results[0], results[1]),
+        _gain_row(results[2], results[3]),
+    ]
     fit = settings.fit
     return "\n".join([
-        *lines, "",
-        f"- Effect of IAM: {_iam_delta(results, 0)}; {_iam_delta(results, 2)}.",
+        *lines, "", *gains, "",
+        ("- Gains are paired by seed: the rows of one seed share the net init, the head init and the batch order, "
+        "so each seed gives one difference, tested against 0 with a two-sided t-test."),
         (f"- Settings: IAM Table 1 CNN at channel width ×{settings.width:g} (32/64/128 × width), BN + ReLU, "
         f"{settings.feature_dim}-D feature; {settings.train_size:,} training samples (fixed subset, seed 0) of "
-        f"x_train; full 10,000-image test set; s = {settings.s:g} (the paper gives no s for MNIST); Adam "
-        f"lr {fit.lr:g}, weight decay {fit.weight_decay:g}, cosine decay, batch {fit.batch_size}, "
-        f"{fit.epochs:g} epochs; prediction = argmax of the head's cosines."),
+        f"x_train, no augmentation; full 10,000-image test set; s = {settings.s:g} (the paper gives no s for "
+        f"MNIST); {fit.describe()}; prediction = argmax of the head's cosines."),
     ])  # fmt: skip
 
 
 def rf_table(results: list[RowResult], settings: RfSettings) -> str:
     lines = [
-        "| Loss | test accuracy % | min angle between centres ° | mean angle ° | centres |",
-        "|---|---|---|---|---|",
+        "| Loss | test accuracy % | min angle between centres ° | per seed | mean angle ° | centres |",
+        "|---|---|---|---|---|---|",
     ]
     for r in results:
         mins, means = [a.min_deg for a in r.angles], [a.mean_deg for a in r.angles]
         kind = "learned centres c_j" if r.row.centres == "centers" else "head rows W_j"
+        seeds = " / ".join(f"{a:.1f}" for a in mins)
         lines.append(
-            f"| {r.row.name} | {mean_std(r.accuracies)} | {mean_std(mins, 1)} | {mean_std(means, 1)} | {kind} |"
+            f"| {r.row.name} | {mean_std(r.accuracies)} | {mean_std(mins, 1)} | {seeds} | {mean_std(means, 1)} "
+            f"| {kind} |"
         )
     fit = settings.fit
     return "\n".join([
@@ -65,36 +91,66 @@ def rf_table(results: list[RowResult], settings: RfSettings) -> str:
         (f"- The largest possible smallest angle of {len(settings.digits)} centres in a plane is "
         f"{360 / len(settings.digits):.0f}°. RegularFace prints no numbers for Fig. 4; compare the plots."),
         (f"- Settings: digits {', '.join(map(str, settings.digits))} (all their training / test images); LeNet-5 "
-        f"(ReLU, max-pool, FC 120 → 84 → {settings.feature_dim}); Adam lr {fit.lr:g}, weight decay "
-        f"{fit.weight_decay:g}, cosine decay, batch {fit.batch_size}, {fit.epochs:g} epoch(s); center loss weight "
+        f"(ReLU, max-pool, FC 120 → 84 → {settings.feature_dim}); {fit.describe()}; center loss weight "
         f"{settings.center_weight:g} (α 0.5) on softmax; SphereFace m = {settings.sphereface_m} with λ_sm "
         f"1000 → 5 by half the run; exclusive regularization λ = {settings.lambda_:g}, no warm-up, W projected "
         "to the unit sphere after every step (RF Eq. 13). Accuracy = argmax of the head's cosines."),
     ])  # fmt: skip
 
 
+# The recipe search (Eq. 3, seed 0, width ×0.25, batch 32): optimiser, weight decay, s, epochs, train %, test %
+RECIPE_SEARCH = [
+    ("Adam lr 1e-3", 5e-4, 10, 10, 99.57, 97.18),
+    ("Adam lr 1e-3", 5e-3, 10, 10, 99.47, 97.06),
+    ("SGD (Nesterov 0.9) lr 0.05", 5e-4, 10, 10, 98.37, 97.41),
+    ("SGD (Nesterov 0.9) lr 0.05", 5e-3, 10, 10, 98.60, 97.76),
+    ("SGD (Nesterov 0.9) lr 0.05", 1e-3, 10, 15, 99.37, 97.97),
+    ("SGD (Nesterov 0.9) lr 0.05", 5e-3, 16, 15, 98.67, 97.70),
+    ("SGD (Nesterov 0.9) lr 0.05", 5e-3, 10, 20, 98.93, 98.11),
+]
+
+
+def recipe_table() -> str:
+    lines = ["| optimiser (cosine decay) | weight decay | s | epochs | train % | test % |", "|---|---|---|---|---|---|"]
+    lines += [f"| {o} | {wd:g} | {s:g} | {e} | {tr:.2f} | {te:.2f} |" for o, wd, s, e, tr, te in RECIPE_SEARCH]
+    return "\n".join(lines)
+
+
 def mnist_section(
     info: RunInfo, iam: tuple[list[RowResult], IamSettings], rf: tuple[list[RowResult], RfSettings]
 ) -> str:
-    mode = (
-        "**quick mode** (reduced width / epochs so the whole run fits the 2 shared CPU cores; the full mode "
-        "is the same command without `--quick`, untested here)"
-        if info.quick
-        else "full mode"
-    )
+    train_minutes = sum(run.seconds for rows, _ in (iam, rf) for r in rows for run in r.runs) / 60
+    seeds = f"{len(iam[0][0].runs)} seeds per IAM row, {len(rf[0][0].runs)} per RegularFace row"
     return "\n".join([
         "## MNIST reproductions", "",
-        (f"Every number below was produced by `{info.command}` ({mode}; {info.seeds} seed(s), mean ± sample std "
-        f"over seeds; {info.minutes:.1f} min on CPU). Seeds fix the net init, the head init and the batch order; "
-        "runs are deterministic on CPU."), "",
+        (f"Every number below was produced by `{info.command}` ({seeds}, seeds 0, 1, …; mean ± sample std over "
+        f"seeds). Training took {train_minutes:.0f} min of single-thread time in all, {info.workers} run(s) at a "
+        f"time (about {train_minutes / info.workers:.0f} min of wall time) on 2 CPU cores shared with other work. Seeds fix the net init, the head init and the batch order; "
+        "runs are deterministic on CPU. Each finished run is saved under the store folder (`--store`), so an "
+        "interrupted command resumes where it stopped, and a finished one only re-reads the runs and rewrites "
+        f"this section (the command that wrote it took {info.minutes:.0f} min)."), "",
         "### IAM Table 2 (10 digits, 3-D feature)", "", iam_table(*iam), "",
         f"![IAM Fig. 2: normalised 3-D test features, one panel per row (seed 0)]({IAM_PLOT})", "",
         "### RegularFace Fig. 4 (3 digits, 2-D feature)", "", rf_table(*rf), "",
         f"![RegularFace Fig. 4: 2-D test features, dashed rays = class centre directions (seed 0)]({RF_PLOT})", "",
         "### Where ours differs and why", "",
-        ("- The papers train to convergence with unstated epochs, schedules and seeds and report one run; ours are "
-        "short CPU runs averaged over seeds, so absolute accuracies sit below theirs, and a difference between "
-        "two rows smaller than their stds is not evidence either way."),
-        ("- A 3-D feature with 10 classes is a hard bottleneck: the gap to the paper's 99 % is mostly the "
-        "training length, which also decides how far IAM can push the centres apart."),
+        ("- IAM §5.1 states the CNN (Table 1), the 10,000 training samples and the 3-D feature, nothing else: no "
+        "optimiser, schedule, epochs, s, normalisation or augmentation. We add no augmentation and chose the "
+        "rest by the single-seed search below (Eq. 3, seed 0, width ×0.25, batch 32; weight decay on the net, not "
+        "on the projected head; train accuracy on 3,000 of the training images, test on all 10,000). These runs "
+        "are not repeated by the command above. The table's recipe also decays the head, a radial pull that the "
+        "projection of W after every step undoes."), "",
+        recipe_table(), "",
+        ("- Reading: Adam fits the subset (99.5 % train) but generalises worst; SGD with weight decay 5e-3 "
+        "generalises best; recomputing the BN statistics over the training set moved the test accuracy by "
+        "+0.04 points, so BN is not the cause; s = 16 was no better than 10. Doubling the epochs from 10 to 20 "
+        "added 0.35 points (97.76 → 98.11 %), so closing the remaining ~1 point to the paper's 99.08 % "
+        "would take several times longer runs than the 2 shared CPU cores allow for 20 runs; the paper does not "
+        "say how long it trained."),
+        ("- Width ×0.25 (8/16/32 channels) instead of Table 1's 32/64/128: capacity is not the limit (the net "
+        "fits 99.5 % of the training subset at this width), and the CPU budget is better spent on epochs, which "
+        "the search shows do matter: on the 2 shared cores an epoch took 6–17 s at ×0.25 and batch 32, "
+        "8–27 s at ×0.5 and batch 128, depending on the other load."),
+        ("- The paper reports one run per loss; ours are averaged over seeds. A gain whose interval holds 0 is "
+        "not evidence either way; a single run of the paper's size can differ from ours by chance alone."),
     ])  # fmt: skip

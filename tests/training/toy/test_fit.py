@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from training.toy.data import MNIST_PATH, Mnist, Split, load_mnist
-from training.toy.experiments import Row, iam_rows, rf_rows, rf_settings
+from training.toy.experiments import RF, Row, iam_rows, rf_rows
 from training.toy.fit import FitConfig, train_run
 from training.toy.nets import IamCNN, LeNet
 
@@ -50,7 +50,7 @@ def test_iam_rows_lower_the_loss(index: int, ten_digits: Mnist) -> None:
 
 @pytest.mark.parametrize("index", range(4))
 def test_regularface_rows_lower_the_loss(index: int, three_digits: Mnist) -> None:
-    row = rf_rows(rf_settings(quick=True), total_steps=2000)[index]  # λ_sm of a real run's start
+    row = rf_rows(RF, total_steps=2000)[index]  # λ_sm of a real run's start
     assert_learns(row, partial(LeNet, 2), three_digits)
 
 
@@ -64,6 +64,6 @@ def test_data_filters_and_subsets(ten_digits: Mnist, three_digits: Mnist) -> Non
 def test_same_seed_same_run(three_digits: Mnist) -> None:
     train, test = small(three_digits)
     fit = FitConfig(epochs=1, batch_size=32, max_steps=5)
-    row = rf_rows(rf_settings(quick=True), total_steps=2000)[1]  # center loss: net, head and centres
+    row = rf_rows(RF, total_steps=2000)[1]  # center loss: net, head and centres
     a, b = (train_run(partial(LeNet, 2), row.loss, train, test, fit, seed=3) for _ in range(2))
     assert a.losses == b.losses and torch.equal(a.test_features, b.test_features)
