@@ -44,10 +44,11 @@ def lookalike_warnings(gallery: Gallery, identity_id: int, vectors: np.ndarray, 
 
 def _warning(rival: Candidate, other: IdentityRef, own: float | None, threshold: float | None) -> EnrolWarning:
     if own is not None:
-        why = f"better than this identity's own faces do (similarity {own:.3f} to their template)"
+        why = f"more than this identity's own faces (similarity {own:.3f} to their template)"
     else:
-        why = f"at or above the identify threshold {threshold:.3f}, and this identity has no other face to compare"
-    return EnrolWarning(message=f"this face matches {other.name!r} (similarity {rival.similarity:.3f}) {why}; "
+        why = (f"enough for /identify to name them (threshold {threshold:.3f}), and this identity has no other face "
+               "to compare")
+    return EnrolWarning(message=f"this face resembles {other.name!r} (similarity {rival.similarity:.3f}) {why}; "
                                 "check that it was enrolled under the right identity",
                         identity=other, face_id=rival.face_id, similarity=round(rival.similarity, 6),
                         own_similarity=None if own is None else round(own, 6))

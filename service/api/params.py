@@ -30,7 +30,8 @@ def parse_params(model: type[P], fields: dict[str, Any], *, strict: bool) -> P:
     try:
         return model.model_validate(fields, strict=strict)
     except ValidationError as error:
-        problems = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in error.errors()]
+        problems = [{"field": ".".join(map(str, e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
+                    for e in error.errors()]
         raise FaceverError(ErrorCode.validation_error, "invalid request fields", errors=problems) from None
 
 

@@ -6,7 +6,15 @@ import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from service.db.models import Face, Identity
 from service.vision.detector import DetectedFace
@@ -48,7 +56,8 @@ FAR_DOC = ("the false-accept rate the decision should keep (e.g. 0.001: about 1 
            "default_far. Send far or threshold, not both; a model without FAR calibration refuses far "
            "(validation_error)")
 THRESHOLD_DOC = "a cosine threshold to use as is, instead of one named by its false-accept rate (far)"
-Far = Annotated[float, Field(gt=0, le=0.1, description=FAR_DOC)]
+MIN_FAR = 1e-9  # the smallest FAR a request may name: thresholds below it are all but 1
+Far = Annotated[float, Field(ge=MIN_FAR, le=0.1, description=FAR_DOC)]
 
 
 STRICTNESS = ("far", "threshold")  # a request sets how strict its decision is by one of these, not both
@@ -60,11 +69,12 @@ class _Decided(_Params):
     far: Far | None = None
     threshold: float | None = Field(None, ge=-1, le=1, description=THRESHOLD_DOC)
 
-    @model_validator(mode="after")
-    def _one_of(self) -> _Decided:
-        if self.far is not None and self.threshold is not None:
+    @field_validator("threshold")
+    @classmethod
+    def _not_with_far(cls, threshold: float | None, info: ValidationInfo) -> float | None:
+        if threshold is not None and info.data.get("far") is not None:
             raise ValueError("send far or threshold, not both")
-        return self
+        return threshold
 
 
 FACE_POLICY_DOC = ("which face the image's answer is about, among the faces that pass the quality gate "

@@ -11,6 +11,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from service.api.schemas import MIN_FAR
 from service.cli.common import ImageArg, app, fail, open_gallery
 from service.config import Settings
 from service.decisions import identify_decision, verify_decision
@@ -93,7 +94,7 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 
 
-FarOpt = Annotated[float | None, typer.Option(min=1e-12, max=0.1,
+FarOpt = Annotated[float | None, typer.Option(min=MIN_FAR, max=0.1,
                                               help="false-accept rate to keep (default: the model card's)")]
 ThresholdOpt = Annotated[float | None, typer.Option(help="a cosine threshold to use instead of --far")]
 

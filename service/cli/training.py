@@ -64,7 +64,7 @@ def prepare(ctx: typer.Context) -> None:
 
 @app.command(context_settings=PassThrough, add_help_option=False)
 def evaluate(ctx: typer.Context) -> None:
-    """LFW / pair-list evaluation of an installed model: lfw|pairs [--embedder NAME] (--help for more)."""
+    """Evaluation of an installed model: lfw|pairs|identities [--embedder NAME] (--help for more)."""
     with _missing_package_exits("facever evaluate", EVALUATE_PACKAGES):
         code = _training("training.evaluation.cli").main(ctx.args)
     raise typer.Exit(code)

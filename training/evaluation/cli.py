@@ -1,4 +1,4 @@
-"""`python -m training.evaluate lfw|pairs ...`: embed with a served model, print and write JSON + ROC PNG."""
+"""`facever evaluate lfw|pairs|identities ...`: embed with a served model, print and write JSON + a PNG."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ DEFAULT_CACHE = REPO_ROOT / ".cache" / "evaluation"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="facever evaluate", description=__doc__)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--embedder", help="folder under models_dir (default: FACEVER_EMBEDDER / settings)")
     common.add_argument("--models-dir", type=Path, help="default: FACEVER_MODELS_DIR / the repo's models/")

@@ -82,3 +82,24 @@ def test_an_image_part_without_a_filename_is_refused_saying_how_to_send_it(admin
     body = assert_error(admin.post(route, files=files), 422, "validation_error")
     assert body["error"]["details"] == {"field": field}
     assert "as a file" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("route", ["/v1/verify", "/v1/identify"])
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"far": 0.001, "threshold": 0.5}, "threshold", "send far or threshold, not both"),
+    ({"far": 1e-10}, "far", "greater than or equal to 0.000000001"),
+    ({"far": 0.2}, "far", "less than or equal to 0.1"),
+])
+def test_a_decision_names_one_valid_strictness(admin: TestClient, route: str, fields: dict, field: str,
+                                               message: str) -> None:
+    body = assert_error(admin.post(route, json={**UPLOADS[route], **fields}), 422, "validation_error")
+    (error,) = body["error"]["details"]["errors"]
+    assert error["field"] == field and message in error["message"], error
+
+
+def test_far_names_the_threshold_a_verify_answer_uses(admin: TestClient, service_card) -> None:
+    from service.decisions import threshold_at
+
+    for far in (0.05, 0.001):
+        answer = admin.post("/v1/verify", json={**UPLOADS["/v1/verify"], "far": far}).json()
+        assert answer["far"] == far and answer["threshold"] == threshold_at(service_card.calibration, far, 1)

@@ -34,7 +34,7 @@ function report(health, load) {
       stat('Sep, mean over identities', `${num(health.sep.mean)} ± ${num(health.sep.std)}`),
       stat('identities with faces', health.identities),
       stat('enrolled faces', health.faces),
-      stat('identify threshold', num(threshold)),
+      stat('identify threshold (an identity of 1 face, in a gallery this size)', num(threshold)),
       stat('faces to check', health.strays_total)),
     h('h2', {}, 'Faces closer to another identity than to their own'),
     health.strays.length
@@ -52,7 +52,7 @@ function report(health, load) {
       h('span', {}, identityLink(pair.identity_a), ' and ', identityLink(pair.identity_b),
         `: cosine of the centres ${num(pair.cosine)}; of their closest faces (shown) ${num(pair.face_similarity)}`,
         threshold !== null && pair.face_similarity >= threshold
-          ? h('strong', { class: 'warn-text' }, ' — above the identify threshold: identify could answer one for the other')
+          ? h('strong', { class: 'warn-text' }, ' — a face of one is above the identify threshold for a 1-face identity: identify could confuse them')
           : '.'),
       simBar(pair.cosine, threshold)))),
     h('h2', {}, 'Each identity’s nearest other identity'),
