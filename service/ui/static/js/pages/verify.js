@@ -74,6 +74,10 @@ function verdict(answer) {
   const words = answer.match
     ? [h('strong', {}, 'Same person. '), `Similarity ${similarity} is at or above the threshold ${threshold}.`]
     : [h('strong', {}, 'Different people. '), `Similarity ${similarity} is below the threshold ${threshold}.`];
+  const strictness = answer.far === null
+    ? 'a threshold sent with the request'
+    : `the threshold that accepts about 1 impostor in ${Math.round(1 / answer.far).toLocaleString('en')}`;
   return notice(answer.match ? 'ok' : 'bad', ...words,
-    h('span', { class: 'hint' }, ` Cosine similarity of the two aligned faces, from −1 to 1; model ${answer.model}.`));
+    h('span', { class: 'hint' }, ` Cosine similarity of the two aligned faces, from −1 to 1, at ${strictness}; ` +
+      `model ${answer.model}.`));
 }
