@@ -84,7 +84,7 @@ Settings = IamSettings | RfSettings
 
 IAM = IamSettings(
     FitConfig(epochs=20, batch_size=32, lr=0.05, weight_decay=5e-3, optimizer="sgd"), width=0.25
-)  # chosen by the search in report.RECIPE_SEARCH
+)  # chosen by the recipe search (training.toy.search); the head decays here too
 RF = RfSettings(FitConfig(epochs=3, batch_size=64, lr=1e-3))
 
 

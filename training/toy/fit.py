@@ -15,6 +15,8 @@ from tqdm import tqdm
 from training.losses import FaceLoss, LossConfig
 from training.toy.data import Split
 
+TRAIN_EVAL = 3_000  # training samples scored for the train accuracy (the subsets are already shuffled)
+
 
 @dataclass(frozen=True)
 class FitConfig:
@@ -25,6 +27,7 @@ class FitConfig:
     max_steps: int | None = None  # caps the run (tests); None = epochs × batches per epoch
     optimizer: Literal["adam", "sgd"] = "adam"  # sgd: Nesterov momentum 0.9
     momentum: float = 0.9
+    head_weight_decay: bool = True  # False: weight decay on the net only, not on the loss's head and centres
 
     def describe(self) -> str:
         """The recipe in words, for the report."""
@@ -34,11 +37,15 @@ class FitConfig:
             f"{self.epochs:g} epoch(s)"
         )
 
-    def make_optimizer(self, params: list[nn.Parameter]) -> torch.optim.Optimizer:
+    def make_optimizer(self, net: list[nn.Parameter], head: list[nn.Parameter]) -> torch.optim.Optimizer:
+        groups = [
+            {"params": net},
+            {"params": head, "weight_decay": self.weight_decay if self.head_weight_decay else 0.0},
+        ]
         if self.optimizer == "adam":
-            return torch.optim.Adam(params, lr=self.lr, weight_decay=self.weight_decay)
+            return torch.optim.Adam(groups, lr=self.lr, weight_decay=self.weight_decay)
         return torch.optim.SGD(
-            params, lr=self.lr, momentum=self.momentum, nesterov=True, weight_decay=self.weight_decay
+            groups, lr=self.lr, momentum=self.momentum, nesterov=True, weight_decay=self.weight_decay
         )
 
 
@@ -51,6 +58,7 @@ class RunResult:
     class_weight: Tensor  # (C, D) the head's W rows (class centres of the angular losses)
     centers: Tensor | None  # center loss's learned centres, when it is on
     seconds: float  # wall time of training and evaluation
+    train_accuracy: float | None = None  # % of the first TRAIN_EVAL training samples (None in older stored runs)
 
 
 @torch.no_grad()
@@ -75,8 +83,7 @@ def train_run(
     num_classes = int(train.labels.max()) + 1
     feature_dim = int(net(train.images[:2]).shape[1])
     loss_fn = FaceLoss(feature_dim, num_classes, loss_config)
-    params = [*net.parameters(), *loss_fn.parameters()]
-    optimizer = fit.make_optimizer(params)
+    optimizer = fit.make_optimizer(list(net.parameters()), list(loss_fn.parameters()))
     per_epoch = math.ceil(len(train) / fit.batch_size)
     total = fit.max_steps or math.ceil(fit.epochs * per_epoch)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total)
@@ -96,10 +103,19 @@ def train_run(
         loss_fn.after_step()
         schedule.step()
         losses.append(float(terms.total.detach()))
-    features = embed(net, test.images)
     loss_fn.eval()
-    cosines = loss_fn.head(features, test.labels).cosines
-    accuracy = 100.0 * float((cosines.argmax(dim=1) == test.labels).float().mean())
+    features = embed(net, test.images)
+    train_accuracy = _accuracy(loss_fn, embed(net, train.images[:TRAIN_EVAL]), train.labels[:TRAIN_EVAL])
     centers = loss_fn.center.centers.clone() if loss_fn.center is not None else None
     weight = loss_fn.head.weight.detach().clone()
-    return RunResult(losses, features, test.labels, accuracy, weight, centers, time.perf_counter() - started)
+    return RunResult(
+        losses, features, test.labels, _accuracy(loss_fn, features, test.labels), weight, centers,
+        time.perf_counter() - started, train_accuracy,
+    )  # fmt: skip
+
+
+@torch.no_grad()
+def _accuracy(loss_fn: FaceLoss, features: Tensor, labels: Tensor) -> float:
+    """% of samples whose largest head cosine is their class."""
+    cosines = loss_fn.head(features, labels).cosines
+    return 100.0 * float((cosines.argmax(dim=1) == labels).float().mean())

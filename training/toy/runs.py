@@ -72,12 +72,15 @@ def _init_worker(threads: int) -> None:
     torch.use_deterministic_algorithms(True)
 
 
-def run_tables(
-    plan: list[tuple[Settings, int]], store: Path, workers: int = 1, threads: int = 1
-) -> list[list[RowResult]]:
+@dataclass(frozen=True)
+class Tables:
+    experiments: list[list[RowResult]]  # per experiment of the plan, its rows with seeds 0..seeds-1 in order
+    trained: int  # runs this call trained; the others were read back from the store
+
+
+def run_tables(plan: list[tuple[Settings, int]], store: Path, workers: int = 1, threads: int = 1) -> Tables:
     """plan: (settings, seeds) per experiment. Trains every missing (row, seed) run, `workers` at a time (each
-    with `threads` torch threads; 1 trains in this process), then returns each experiment's rows with seeds
-    0..seeds-1 in order, read back from the store."""
+    with `threads` torch threads; 1 trains in this process), then reads every run back from the store."""
     tables: list[list[tuple[RowResult, list[Job]]]] = []
     for settings, seeds in plan:
         rows = settings.rows(_data(settings))
@@ -104,4 +107,4 @@ def run_tables(
     for table in tables:
         for result, jobs in table:
             result.runs = [load_run(job.path) for job in jobs]
-    return [[result for result, _ in table] for table in tables]
+    return Tables([[result for result, _ in table] for table in tables], len(pending))

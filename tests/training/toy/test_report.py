@@ -33,7 +33,7 @@ def test_section_reports_intervals_and_paired_gains() -> None:
     mixed = [b + d for b, d in zip(BASE, [0.3, -0.2, 0.1, -0.4, 0.25], strict=True)]
     iam = rows([BASE, consistent, BASE, mixed], iam_rows(IAM.s), 10, 3)
     rf = rows([[99.5, 99.6, 99.4]] * 4, rf_rows(RF, 100), 3, 2)
-    text = mnist_section(RunInfo("python -m training.toy all", 2, 12.0), (iam, IAM), (rf, RF))
+    text = mnist_section(RunInfo("python -m training.toy all", 2, 32, 12.0), (iam, IAM), (rf, RF))
 
     base = summarise(BASE)
     assert f"| {base.mean:.2f} ± {base.std:.2f} | [{base.low:.2f}, {base.high:.2f}] |" in text
@@ -42,4 +42,13 @@ def test_section_reports_intervals_and_paired_gains() -> None:
     assert f"| {noise.p_value:.3f} | no |" in text
     assert "5 seeds per IAM row, 3 per RegularFace row" in text
     assert f"{(4 * 5 + 4 * 3) * 30 / 60:.0f} min of single-thread time" in text  # 32 runs × 30 s
+    assert "trained 32 of them, 2 at a time, in 12 min of wall time" in text
+
+
+def test_a_rerender_states_the_stored_training_time_not_its_own() -> None:
+    iam = rows([BASE] * 4, iam_rows(IAM.s), 10, 3)
+    rf = rows([[99.5, 99.6, 99.4]] * 4, rf_rows(RF, 100), 3, 2)
+    text = mnist_section(RunInfo("python -m training.toy all", 2, 0, 0.01), (iam, IAM), (rf, RF))
+    assert f"{32 * 30 / 60:.0f} min of single-thread time in all (the sum of the 32 runs' own times)" in text
+    assert "retraining none" in text and "wall time" not in text
     assert text.count("| Softmax") == 2 and "Softmax + exclusive reg." in text

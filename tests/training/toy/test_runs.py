@@ -16,12 +16,16 @@ TINY_RF = RfSettings(FitConfig(epochs=1, batch_size=16, max_steps=2))
 
 
 def test_resume_skips_finished_runs_and_adds_seeds(tmp_path: Path) -> None:
-    [first] = run_tables([(TINY_RF, 1)], tmp_path)
+    tables = run_tables([(TINY_RF, 1)], tmp_path)
+    [first] = tables.experiments
+    assert tables.trained == 4
     files = sorted(tmp_path.rglob("seed0.pt"))
     assert len(files) == len(first) == 4  # one per RegularFace row
     stamps = {f: f.stat().st_mtime_ns for f in files}
 
-    [again] = run_tables([(TINY_RF, 2)], tmp_path)
+    tables = run_tables([(TINY_RF, 2)], tmp_path)
+    [again] = tables.experiments
+    assert tables.trained == 4  # seed 1 of each row
     assert {f: f.stat().st_mtime_ns for f in files} == stamps  # seed 0 read back, not retrained
     assert len(sorted(tmp_path.rglob("seed1.pt"))) == 4
     for before, after in zip(first, again, strict=True):
@@ -35,7 +39,7 @@ def test_resume_skips_finished_runs_and_adds_seeds(tmp_path: Path) -> None:
 
 
 def test_worker_processes_give_the_in_process_runs(tmp_path: Path) -> None:
-    [inline] = run_tables([(TINY_RF, 1)], tmp_path / "inline")
+    [inline] = run_tables([(TINY_RF, 1)], tmp_path / "inline").experiments
     run_tables([(TINY_RF, 1)], tmp_path / "pool", workers=2)
     pooled = sorted((tmp_path / "pool").rglob("seed0.pt"))
     by_losses = sorted(load_run(p).losses for p in pooled)
