@@ -181,4 +181,8 @@ def test_keys_are_listed_created_shown_once_and_revoked(browser, console_url: st
     page.click("#key-form button[type=submit]")
     expect(page.locator("#key-status")).to_have_text("client key")
     expect(page.locator("#page")).to_contain_text("Managing keys needs an admin key.")
+    # the identities page shows a client key what it may do, not buttons it would be refused
+    page.locator("#nav a", has_text="Identities").click()
+    expect(page.locator("#page")).to_contain_text("need an admin key")
+    expect(page.locator("#page button:has-text('Create identity')")).to_be_hidden()
     assert errors == []

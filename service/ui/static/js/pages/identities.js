@@ -37,7 +37,7 @@ export default function identitiesPage(selected) {
   const newName = h('input', { name: 'name', required: true, maxlength: 255, placeholder: 'Name' });
   const newExternal = h('input', { name: 'external_id', maxlength: 255, placeholder: 'External id (optional)' });
   const created = h('div');
-  const create = h('form', { class: 'inline', onsubmit: async (event) => {
+  const create = h('form', { class: 'inline admin-only', onsubmit: async (event) => {
     event.preventDefault();
     try {
       const identity = await api('/identities', { method: 'POST', json: { name: newName.value, external_id: newExternal.value || null } });
@@ -56,7 +56,8 @@ export default function identitiesPage(selected) {
   return h('div', { class: 'page' },
     h('h1', {}, 'Identities'),
     h('div', { class: 'split' },
-      h('section', {}, search, table, h('h2', {}, 'New identity'), create, created),
+      h('section', {}, search, table, h('h2', { class: 'admin-only' }, 'New identity'), create, created,
+        h('p', { class: 'hint client-only' }, 'A client key can search and look; creating, renaming, deleting and enrolling need an admin key.')),
       detail));
 }
 
@@ -73,7 +74,7 @@ async function showIdentity(panel, id) {
   const loadFaces = () => showFaces(faces, identity);
 
   const name = h('input', { name: 'name', value: identity.name, required: true, maxlength: 255, 'aria-label': 'name' });
-  const rename = h('form', { class: 'inline', onsubmit: async (event) => {
+  const rename = h('form', { class: 'inline admin-only', onsubmit: async (event) => {
     event.preventDefault();
     try {
       identity = await api(`/identities/${id}`, { method: 'PATCH', json: { name: name.value } });
@@ -84,7 +85,7 @@ async function showIdentity(panel, id) {
     }
   } }, name, h('button', { type: 'submit' }, 'Rename'));
 
-  const remove = h('button', { type: 'button', class: 'danger', onclick: async () => {
+  const remove = h('button', { type: 'button', class: 'danger admin-only', onclick: async () => {
     const count = faces.dataset.total || 'all';
     if (!window.confirm(`Delete ${identity.name} and ${count} enrolled face(s)? This cannot be undone.`)) return;
     try {
@@ -119,7 +120,7 @@ function enrolForm(identity, onenrolled) {
     show(chosen, files.map((file) => h('li', {}, h('img', { src: URL.createObjectURL(file), alt: file.name }), h('span', {}, file.name))));
   } });
 
-  return h('form', { class: 'enrol', onsubmit: async (event) => {
+  return h('form', { class: 'enrol admin-only', onsubmit: async (event) => {
     event.preventDefault();
     const form = new FormData();
     for (const file of files) form.append('images', file);
@@ -173,7 +174,7 @@ async function showFaces(grid, identity, offset = 0) {
     page.items.map((face) => h('figure', { class: 'face' },
       storedCrop(identity.id, face.id, `face ${face.id} of ${identity.name}`),
       h('figcaption', {}, `face ${face.id}`, h('br'), h('small', {}, `score ${num(face.score)}`)),
-      h('button', { type: 'button', class: 'danger small', title: `delete face ${face.id}`, onclick: async () => {
+      h('button', { type: 'button', class: 'danger small admin-only', title: `delete face ${face.id}`, onclick: async () => {
         if (!window.confirm(`Delete face ${face.id} of ${identity.name}?`)) return;
         try {
           await api(`/identities/${identity.id}/faces/${face.id}`, { method: 'DELETE' });
