@@ -32,3 +32,11 @@ export function pager(page, go) {
 
 /** A link to an identity's page in the console. */
 export const identityLink = (identity) => h('a', { href: `#identities/${identity.id}` }, identity.name);
+
+/** How strict a decision is: the model's default false-accept rate, or one the user names (sent as `far`). */
+export function strictnessSelect() {
+  return h('select', { name: 'far' },
+    h('option', { value: '' }, 'the model’s default'),
+    ...[['0.01', '100'], ['0.001', '1,000'], ['0.0001', '10,000']].map(([far, n]) =>
+      h('option', { value: far }, `about 1 impostor in ${n} accepted`)));
+}

@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { faceCanvas } from '../draw.js';
 import { h, notice, num, show, simBar } from '../dom.js';
 import { imagePicker } from '../picker.js';
-import { errorNotice, identityLink, storedCrop } from '../widgets.js';
+import { errorNotice, identityLink, storedCrop, strictnessSelect } from '../widgets.js';
 
 export default function identifyPage() {
   let chosen = null;
@@ -12,6 +12,7 @@ export default function identifyPage() {
   const answers = h('section', { class: 'answers', 'aria-live': 'polite' });
   const button = h('button', { type: 'submit', disabled: true }, 'Identify');
   const topK = h('input', { type: 'number', name: 'top_k', min: 1, max: 100, value: 5 });
+  const strictness = strictnessSelect();
   const allFaces = h('input', { type: 'checkbox', name: 'all_faces' });
   const picker = imagePicker({
     label: 'Photo',
@@ -30,6 +31,7 @@ export default function identifyPage() {
     form.append('top_k', topK.value || '5');
     form.append('all_faces', allFaces.checked ? 'true' : 'false');
     form.append('return_crops', 'true');
+    if (strictness.value) form.append('far', strictness.value);
     button.disabled = true;
     show(answers, notice('info', 'Searching the gallery…'));
     try {
@@ -57,6 +59,7 @@ export default function identifyPage() {
       h('div', { class: 'pane' },
         h('div', { class: 'options' },
           h('label', {}, 'Candidates per face ', topK),
+          h('label', {}, 'Strangers matched: ', strictness),
           h('label', {}, allFaces, ' Every face in the image (each gets its own answer)')),
         h('div', { class: 'actions' }, button),
         answers)));

@@ -4,7 +4,7 @@ import { api } from '../api.js';
 import { faceCanvas } from '../draw.js';
 import { h, notice, num, show } from '../dom.js';
 import { imagePicker } from '../picker.js';
-import { errorNotice } from '../widgets.js';
+import { errorNotice, strictnessSelect } from '../widgets.js';
 
 const SIDES = ['a', 'b'];
 
@@ -13,6 +13,7 @@ export default function verifyPage() {
   const panes = {};
   const result = h('section', { class: 'verdict', 'aria-live': 'polite' });
   const button = h('button', { type: 'submit', disabled: true }, 'Compare');
+  const strictness = strictnessSelect();
 
   for (const side of SIDES) {
     const view = h('div', { class: 'view' });
@@ -35,6 +36,7 @@ export default function verifyPage() {
     const form = new FormData();
     for (const side of SIDES) form.append(`image_${side}`, chosen[side]);
     form.append('return_crops', 'true');
+    if (strictness.value) form.append('far', strictness.value);
     button.disabled = true;
     show(result, notice('info', 'Comparing…'));
     try {
@@ -60,7 +62,7 @@ export default function verifyPage() {
     h('h1', {}, 'Verify'),
     h('p', { class: 'lead' }, 'Are the faces in these two images the same person? Each image’s largest face is compared.'),
     h('div', { class: 'pair' }, panes.a.el, panes.b.el),
-    h('div', { class: 'actions' }, button),
+    h('div', { class: 'actions' }, h('label', {}, 'Strictness ', strictness), button),
     result);
 }
 
