@@ -62,6 +62,7 @@ def run_identities(args: argparse.Namespace) -> str:
         identity_report,
         named_far_table,
         plot_observed_far,
+        scoring_table,
         summary,
     )
 
@@ -79,9 +80,10 @@ def run_identities(args: argparse.Namespace) -> str:
     plot_observed_far(report, stem.with_name(stem.name + "-far.png"))
     if args.write_docs:
         command = "facever evaluate " + shlex.join(args.argv)
+        docs = REPO_ROOT / "docs" / "identity-decisions.md"
         for path, name, table in ((REPO_ROOT / "README.md", "identity-defaults", defaults_table(report)),
-                                  (REPO_ROOT / "docs" / "identity-decisions.md", "identity-decisions",
-                                   named_far_table(report))):
+                                  (docs, "identity-decisions", named_far_table(report)),
+                                  (docs, "identity-scoring", scoring_table(report))):
             replace_section(path, name, f"`{command}` ({report.n_images:,} LFW images, {report.n_people:,} "
                             f"people; model {report.model}):\n\n{table}", "# Identity decisions\n")
     return summary(report)

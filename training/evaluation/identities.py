@@ -83,9 +83,23 @@ class Scores:
     templates: int
 
 
-def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random.Generator) -> Scores:
+def _best_face(probes: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    return (probes @ enrolled.T).max(axis=1)
+
+
+def _template(probes: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    return probes @ mean_template(enrolled)
+
+
+SCORINGS = {"mean template": _template, "best face": _best_face}  # how an identity of several faces is scored
+
+
+def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random.Generator,
+                    scoring: str = "mean template") -> Scores:
     """Templates of `faces` photos of each person in `rows` who has that many (DRAWS random ones each; for one
-    face, every photo), scored against that person's other photos (genuine) and all others (impostor)."""
+    face, every photo), scored against that person's other photos (genuine) and all others (impostor) by
+    `scoring` (a key of SCORINGS: the service's mean template, or the best single face for comparison)."""
+    score = SCORINGS[scoring]
     person = people.person[rows]
     genuine, impostor, templates = [], [], 0
     for who in np.unique(person):
@@ -96,9 +110,8 @@ def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random
         draws = [own[[i]] for i in range(len(own))] if faces == 1 else [
             rng.choice(own, faces, replace=False) for _ in range(DRAWS)]
         for enrolled in draws:
-            template = mean_template(people.vectors[enrolled])
-            genuine.append(people.vectors[np.setdiff1d(own, enrolled)] @ template)
-            impostor.append(others @ template)
+            genuine.append(score(people.vectors[np.setdiff1d(own, enrolled)], people.vectors[enrolled]))
+            impostor.append(score(others, people.vectors[enrolled]))
             templates += 1
     empty = np.zeros(0, np.float32)
     return Scores(faces, np.concatenate(genuine or [empty]), np.concatenate(impostor or [empty]), templates)
@@ -156,6 +169,34 @@ def calibrate(people: People, rows: np.ndarray, seed: int, default_far: float, s
                               calibrated_on=source)
     open_set = [open_set_curve(people, rows, calibration, size, rng) for size in GALLERY_SIZES]
     return calibration.model_copy(update={"open_set": [c for c in open_set if c is not None]})
+
+
+@dataclass(frozen=True)
+class ScoringRow:
+    """Genuine attempts refused by each way of scoring an identity of `faces` faces, at the threshold that accepts
+    `far` of its own impostor scores (thresholds set in sample: this compares scorings, it calibrates nothing)."""
+
+    faces: int
+    far: float
+    frr: dict[str, float]  # by scoring
+
+
+def compare_scorings(people: People, sizes: Sequence[int], fars: Sequence[float], seed: int) -> list[ScoringRow]:
+    """FRR at equal FAR of every scoring in SCORINGS, on the same random templates of every person."""
+    found = []
+    for faces in sizes:
+        scores = {name: template_scores(people, np.arange(len(people.person)), faces, np.random.default_rng(seed),
+                                        name) for name in SCORINGS}
+        for far in fars:
+            frr = {}
+            for name, s in scores.items():
+                curve = far_curve(s.impostor, faces)
+                if curve is None or far not in curve.far:
+                    break
+                frr[name] = float(np.mean(s.genuine < curve.threshold[curve.far.index(far)]))
+            else:
+                found.append(ScoringRow(faces, far, frr))
+    return found
 
 
 def far_at(calibration: Calibration, scores: np.ndarray, faces: int) -> np.ndarray:

@@ -17,8 +17,10 @@ from training.evaluation.identities import (
     Outliers,
     People,
     Rate,
+    ScoringRow,
     VerifyRow,
     calibrate,
+    compare_scorings,
     identify_rows,
     impostor_outliers,
     template_scores,
@@ -26,6 +28,7 @@ from training.evaluation.identities import (
 )
 
 Row = TypeVar("Row", VerifyRow, IdentifyRow)
+SCORED_SIZES = (3, 5)  # template sizes at which the two ways of scoring an identity are compared
 HALVES = ((0, 1, 2, 3, 4), (5, 6, 7, 8, 9))  # people.txt sets: each half calibrates the other
 
 
@@ -42,6 +45,7 @@ class IdentityReport:
     verify: list[VerifyRow]  # out of sample: each half's rates at the other half's thresholds, pooled
     identify: list[IdentifyRow]
     outliers: list[Outliers]  # per half: impostor pairs above OUTLIER_COSINE
+    scorings: list[ScoringRow]  # mean template against best face, FRR at equal FAR (why the service averages)
 
     def to_dict(self) -> dict[str, Any]:
         rates = {"verify": [r.to_dict() for r in self.verify], "identify": [r.to_dict() for r in self.identify]}
@@ -49,7 +53,7 @@ class IdentityReport:
                 "onnx_sha256": self.onnx_sha256, "default_far": self.default_far, "seed": self.seed,
                 "n_images": self.n_images, "n_people": self.n_people,
                 "calibration": self.calibration.model_dump(), **rates,
-                "outliers": [asdict(o) for o in self.outliers]}
+                "outliers": [asdict(o) for o in self.outliers], "scorings": [asdict(r) for r in self.scorings]}
 
 
 def _pooled(rows: list[Row]) -> list[Row]:
@@ -80,7 +84,8 @@ def identity_report(
     return IdentityReport(dataset, model, onnx_sha256, default_far, seed, len(people.person),
                           len(people.person_set), calibrate(people, np.arange(len(people.person)), seed, default_far,
                                                             source), _pooled(verify), _pooled(identify),
-                          [impostor_outliers(people, half, names or [str(i) for i in people.person]) for half in HALVES])
+                          [impostor_outliers(people, half, names or [str(i) for i in people.person]) for half in HALVES],
+                          compare_scorings(people, SCORED_SIZES, NAMED_FARS, seed))
 
 
 def plot_observed_far(report: IdentityReport, path: Path) -> Path:
@@ -163,4 +168,12 @@ def named_far_table(report: IdentityReport) -> str:
     for r in report.identify:
         lines.append(f"| identify among {r.identities:,} | {r.far:g} | {_cell(r.fpir)} | {_cell(r.fnir)} | "
                      f"{r.fpir.trials:,} never-enrolled / {r.fnir.trials:,} enrolled probes, {r.galleries} galleries |")
+    return "\n".join(lines)
+
+
+def scoring_table(report: IdentityReport) -> str:
+    """Genuine attempts refused by a mean template and by the best single face, at the same FAR."""
+    lines = ["| enrolled faces | FAR | refused, best face | refused, mean template |", "|---|---|---|---|"]
+    lines += [f"| {r.faces} | {r.far:g} | {100 * r.frr['best face']:.1f} % | {100 * r.frr['mean template']:.1f} % |"
+              for r in report.scorings]
     return "\n".join(lines)

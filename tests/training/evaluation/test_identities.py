@@ -14,6 +14,7 @@ from training.evaluation.identities import (
     People,
     Rate,
     calibrate,
+    compare_scorings,
     far_at,
     far_curve,
     people_of,
@@ -91,3 +92,12 @@ def test_thresholds_keep_their_far_on_people_they_were_not_calibrated_on() -> No
         assert row.observed_far.low <= 1.3e-2 and row.observed_far.high >= 0.7e-2, row
     assert report.calibration.curves[0].faces == 1 and report.calibration.default_far == 1e-2
     assert [c.identities for c in report.calibration.open_set] == [10, 100]  # 600 people: no gallery of 1,000
+
+
+def test_scorings_are_compared_on_the_same_templates_at_the_same_far() -> None:
+    people = _people(np.random.default_rng(4), 600)
+    rows = compare_scorings(people, (3,), (1e-2,), 0)
+    (row,) = rows
+    assert set(row.frr) == {"mean template", "best face"} and all(0 <= v <= 1 for v in row.frr.values())
+    # averaging noisy photos of one centre finds it better than any single photo
+    assert row.frr["mean template"] < row.frr["best face"]
