@@ -15,8 +15,10 @@ from fastapi_offline import FastAPIOffline
 
 from service import ui
 from service.api import metrics
+from service.api.body_limits import BodyLimits
 from service.api.errors import install_error_handlers
 from service.api.routes import faces, gallery, health, identify, identities, keys, verify
+from service.api.uploads import body_limit
 from service.auth import bootstrap_keys
 from service.config import Settings
 from service.db.engine import make_engine, session_factory
@@ -75,6 +77,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # operationIds are the route functions' names (stable, and what the OpenAPI links name)
         generate_unique_id_function=lambda route: route.name,
     )
+
+    # added first, so innermost: its refusals reach the error handlers straight from the route, not wrapped by the
+    # task group of an outer middleware's receive; the byte limit is the largest body any route takes (an
+    # enrolment of faces.MAX_IMAGES images)
+    app.add_middleware(BodyLimits, timeout_s=settings.body_timeout,
+                       max_bytes=body_limit(settings.max_image_bytes, faces.MAX_IMAGES))
 
     @app.middleware("http")
     async def request_id(request: Request, call_next):

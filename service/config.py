@@ -35,6 +35,11 @@ class Settings(BaseSettings):
     # image limits
     max_image_bytes: int = Field(10 * 1024 * 1024, gt=0)
     max_image_pixels: int = Field(40_000_000, gt=0)
+    concurrent_decodes: int = Field(0, ge=0, description="images decoded at once; 0 = the cores this process may use")
+    # a body trickled a byte at a time would hold its connection, and what it sent so far, for ever
+    body_timeout: float = Field(
+        60.0, gt=0, description="seconds a client has to send a request's whole body; slower ones get 408"
+    )
 
     # detection
     # 40 px, the enrolment minimum too: the image pyramid starts at a quarter of the pixels that 20 px needs, so

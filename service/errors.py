@@ -15,6 +15,7 @@ class ErrorCode(str, Enum):
     validation_error = "validation_error"
     unexpected_field = "unexpected_field"
     unsupported_media_type = "unsupported_media_type"
+    body_timeout = "body_timeout"
     # image input
     invalid_image = "invalid_image"
     image_too_large = "image_too_large"
@@ -54,6 +55,7 @@ _STATUS: dict[ErrorCode, int] = {
     ErrorCode.validation_error: 422,
     ErrorCode.unexpected_field: 422,
     ErrorCode.unsupported_media_type: 415,
+    ErrorCode.body_timeout: 408,
     ErrorCode.invalid_image: 400,
     ErrorCode.image_too_large: 413,
     ErrorCode.unsupported_format: 415,

@@ -20,7 +20,7 @@ log = logging.getLogger("facever.api")
 # codes for errors raised by the framework itself rather than by facever code (any other 4xx: invalid_request)
 _HTTP_CODES = {code.status: code for code in (ErrorCode.unauthorized, ErrorCode.forbidden, ErrorCode.not_found,
                                               ErrorCode.method_not_allowed, ErrorCode.image_too_large,
-                                              ErrorCode.unsupported_media_type)}
+                                              ErrorCode.unsupported_media_type, ErrorCode.body_timeout)}
 _METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 
 

@@ -10,9 +10,10 @@ from service.errors import ErrorCode
 # what a route's dependencies and body reading can answer with, whatever the route does
 CLIENT = (ErrorCode.unauthorized,)
 ADMIN = (ErrorCode.unauthorized, ErrorCode.forbidden)
-IMAGE_BODY = (ErrorCode.invalid_request, ErrorCode.invalid_image, ErrorCode.image_too_large,
-              ErrorCode.unsupported_media_type, ErrorCode.unsupported_format, ErrorCode.validation_error,
-              ErrorCode.unexpected_field)
+# any route that reads a body: one sent too slowly, or larger than the largest any route takes
+BODY = (ErrorCode.body_timeout, ErrorCode.image_too_large)
+IMAGE_BODY = (*BODY, ErrorCode.invalid_request, ErrorCode.invalid_image, ErrorCode.unsupported_media_type,
+              ErrorCode.unsupported_format, ErrorCode.validation_error, ErrorCode.unexpected_field)
 # a path or query parameter out of range, a query parameter the route does not read, or one sent twice
 # (the same codes as a JSON body that does not parse, 400, or parses but does not fit, 422)
 PARAMS = (ErrorCode.validation_error, ErrorCode.unexpected_field, ErrorCode.invalid_request)
@@ -21,6 +22,7 @@ FACE = (ErrorCode.no_face, ErrorCode.face_too_small, ErrorCode.low_detection_sco
 _WHEN = {
     401: "no API key, or one that is not valid (only when FACEVER_AUTH is on)",
     403: "the API key's role may not do this (admin routes)",
+    408: "the body was not complete within FACEVER_BODY_TIMEOUT seconds of the request's arrival",
     500: "a bug, logged with its traceback under the request id",
     503: "the database cannot be reached or cannot take writes now (details.reason); retry later",
 }

@@ -28,7 +28,7 @@ async def read_body(
     refused without holding it in memory.
     """
     images = max_images or max(len(image_fields), 1)
-    request_limit = int(max_image_bytes * images * 4 / 3) + 65536  # base64 inflates by 4/3; 64 KiB for the rest
+    request_limit = body_limit(max_image_bytes, images)
     declared = int(request.headers.get("content-length") or 0)
     if declared > request_limit:
         raise FaceverError(
@@ -47,6 +47,11 @@ async def read_body(
         "send multipart/form-data (image files) or application/json (base64 images)",
         content_type=content_type,
     )
+
+
+def body_limit(max_image_bytes: int, images: int) -> int:
+    """Bytes a request body of `images` images of at most `max_image_bytes` each may have."""
+    return int(max_image_bytes * images * 4 / 3) + 65536  # base64 inflates by 4/3; 64 KiB for the rest
 
 
 def sent_as_json(request: Request) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,12 +56,16 @@ class FacePipeline:
         limits: ImageLimits | None = None,
         policy: FacePolicy = "largest",
         gate: FaceGate | None = None,
+        concurrent_decodes: int = 0,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.limits = limits or ImageLimits()
         self.policy = policy
         self.gate = gate or FaceGate()
+        # a decode briefly holds up to ~30 bytes a pixel (docs/reliability.md): many at once could exhaust memory,
+        # and more than the cores at once decode no faster
+        self._decode_slots = threading.BoundedSemaphore(concurrent_decodes or len(os.sched_getaffinity(0)))
 
     @classmethod
     def from_settings(cls, settings: Settings, *, with_embedder: bool = True) -> FacePipeline:
@@ -70,10 +76,13 @@ class FacePipeline:
             ImageLimits.from_settings(settings),
             settings.face_policy,
             FaceGate.from_settings(settings),
+            settings.concurrent_decodes,
         )
 
     def decode(self, data: bytes) -> np.ndarray:
-        return decode_image(data, self.limits)
+        """Bytes -> HxWx3 uint8 RGB (decode_image); waits while `concurrent_decodes` other images decode."""
+        with self._decode_slots:
+            return decode_image(data, self.limits)
 
     def align(self, rgb: np.ndarray, policy: FacePolicy | None = None) -> list[AlignedFace]:
         """Detect, apply the face policy, and align what it keeps (empty when no face is found)."""

@@ -9,7 +9,7 @@ from pydantic import AfterValidator
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.api import deps
-from service.api.responses import ADMIN, CLIENT, PARAMS, error_responses, links
+from service.api.responses import ADMIN, BODY, CLIENT, PARAMS, error_responses, links
 from service.api.routes import API_PREFIX
 from service.api.schemas import MAX_ID, NO_NUL, IdentityCreate, IdentityOut, IdentityUpdate, PageOut, no_nul
 from service.db.engine import write_session
@@ -33,7 +33,7 @@ _NEW_ID = {"identity_id": "$response.body#/id"}
 
 
 @router.post("/identities", response_model=IdentityOut, status_code=201, dependencies=[deps.admin],
-             responses={**error_responses(*ADMIN, *PARAMS, ErrorCode.conflict),
+             responses={**error_responses(*ADMIN, *PARAMS, *BODY, ErrorCode.conflict),
                         **links(201, "The created identity", get_identity=_NEW_ID, update_identity=_NEW_ID,
                                 delete_identity=_NEW_ID, enrol=_NEW_ID, list_faces=_NEW_ID)},
              summary="Create an identity")
@@ -62,7 +62,7 @@ def get_identity(identity_id: IdentityId, sessions: Sessions) -> IdentityOut:
 
 
 @router.patch("/identities/{identity_id}", response_model=IdentityOut, dependencies=[deps.admin],
-              responses=error_responses(*ADMIN, *PARAMS, ErrorCode.not_found, ErrorCode.conflict),
+              responses=error_responses(*ADMIN, *PARAMS, *BODY, ErrorCode.not_found, ErrorCode.conflict),
               summary="Update an identity's name, external_id or metadata")
 def update_identity(identity_id: IdentityId, body: IdentityUpdate, sessions: Sessions) -> IdentityOut:
     changes = body.model_dump(include=body.model_fields_set)

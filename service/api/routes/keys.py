@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path
 
 from service import auth
 from service.api import deps
-from service.api.responses import ADMIN, PARAMS, error_responses
+from service.api.responses import ADMIN, BODY, PARAMS, error_responses
 from service.api.routes import API_PREFIX
 from service.api.routes.identities import Sessions
 from service.api.schemas import MAX_ID, KeyCreate, KeyCreated, KeyOut
@@ -29,7 +29,7 @@ def list_keys(sessions: Sessions) -> list[KeyOut]:
 
 
 @router.post("/keys", response_model=KeyCreated, status_code=201,
-             responses=error_responses(*ADMIN, ErrorCode.invalid_request, *PARAMS),
+             responses=error_responses(*ADMIN, ErrorCode.invalid_request, *PARAMS, *BODY),
              summary="Create an API key; the response is the only time the key is shown")
 def create_key(body: KeyCreate, sessions: Sessions) -> KeyCreated:
     with write_session(sessions) as session:

@@ -66,3 +66,13 @@ def test_routes_that_touch_the_database_document_its_outage(document: dict) -> N
             assert "503" not in op["responses"], (method, path)
         elif path != "/v1/ready":  # its 503 is the readiness body, naming the failed check
             assert "`database_unavailable`" in op["responses"]["503"]["description"], (method, path)
+
+
+def test_routes_that_read_a_body_document_its_timeout_and_size(document: dict) -> None:
+    for method, path, op in _operations(document):
+        responses = op["responses"]
+        if "requestBody" in op:
+            assert "`body_timeout`" in responses["408"]["description"], (method, path)
+            assert "`image_too_large`" in responses["413"]["description"], (method, path)
+        else:
+            assert "408" not in responses, (method, path)
