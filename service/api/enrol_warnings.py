@@ -26,8 +26,6 @@ def lookalike_warnings(gallery: Gallery, identity_id: int, vectors: np.ndarray, 
         _, stored = repository.load_embeddings(session, gallery.embedder, gallery.dim, identity_id=identity_id)
     rivals = [next((c for c in gallery.search(vector, top_k=2) if c.identity_id != identity_id), None)
               for vector in vectors]
-    with gallery.session_factory() as session:
-        identities = repository.identities_by_id(session, [c.identity_id for c in rivals if c is not None])
     warnings = []
     for k, (vector, rival) in enumerate(zip(vectors, rivals)):
         # the same image twice in one request is one face, not evidence of its own
@@ -35,10 +33,9 @@ def lookalike_warnings(gallery: Gallery, identity_id: int, vectors: np.ndarray, 
         own_vectors = np.concatenate([stored, np.reshape(mates, (-1, stored.shape[1]))])
         own = float(mean_template(own_vectors) @ vector) if len(own_vectors) else None
         threshold = None if rival is None else identify_decision(card, None, None, rival.faces, gallery.identities).threshold
-        warned = rival is not None and rival.identity_id in identities and (
+        warned = rival is not None and (
             rival.similarity > own if own is not None else threshold is not None and rival.similarity >= threshold)
-        warnings.append(_warning(rival, IdentityRef.of(identities[rival.identity_id]), own, threshold)
-                        if warned else None)
+        warnings.append(_warning(rival, IdentityRef.of_candidate(rival), own, threshold) if warned else None)
     return warnings
 
 

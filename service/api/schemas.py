@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from service.db.models import Face, Identity
+from service.gallery.gallery import Candidate
 from service.vision.detector import DetectedFace
 from service.vision.face_choice import SIMILAR_AREA_RATIO
 
@@ -117,6 +118,10 @@ class IdentityRef(BaseModel):
     @classmethod
     def of(cls, identity: Identity) -> IdentityRef:
         return cls(id=identity.id, name=identity.name, external_id=identity.external_id)
+
+    @classmethod
+    def of_candidate(cls, candidate: Candidate) -> IdentityRef:
+        return cls(id=candidate.identity_id, name=candidate.name, external_id=candidate.external_id)
 
 
 FAR_RESULT_DOC = ("the false-accept rate the threshold was calibrated for (null: an explicit threshold, or a "

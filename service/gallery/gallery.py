@@ -36,6 +36,7 @@ class Candidate:
 
     identity_id: int
     name: str
+    external_id: str | None
     face_id: int
     similarity: float
     faces: int
@@ -212,7 +213,7 @@ class Gallery:
     def _score(self, identity_ids: Sequence[int], query: np.ndarray) -> list[Candidate]:
         """Candidates for the identities that still have faces, best first."""
         with self.session_factory() as session:
-            names = {i: identity.name for i, identity in repository.identities_by_id(session, identity_ids).items()}
+            identities = repository.identities_by_id(session, identity_ids)
             faces: dict[int, tuple[list[int], list[np.ndarray]]] = {}
             for identity_id, face_id, embedding in repository.identity_embeddings(
                 session, self.embedder, self.dim, identity_ids
@@ -222,12 +223,13 @@ class Gallery:
                 vectors.append(embedding)
         candidates = []
         for identity_id, (ids, vectors) in faces.items():
-            if identity_id not in names:
+            identity = identities.get(identity_id)
+            if identity is None:
                 continue
             matrix = np.stack(vectors)
             best = int(np.argmax(matrix @ query))
             similarity = float(mean_template(matrix) @ query)
-            candidates.append(Candidate(identity_id, names[identity_id], ids[best], similarity, len(ids)))
+            candidates.append(Candidate(identity_id, identity.name, identity.external_id, ids[best], similarity, len(ids)))
         return sorted(candidates, key=lambda c: -c.similarity)
 
     def match_identity(self, identity_id: int, vector: np.ndarray) -> Candidate | None:

@@ -65,14 +65,6 @@ class Change:
     identity_id: int | None  # None only in events logged before the column existed
 
 
-@dataclass(frozen=True)
-class FaceOwner:
-    """The identity a face belongs to."""
-
-    identity_id: int
-    name: str
-
-
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
     for start in range(0, len(ids), _IN_CHUNK):
         yield list(ids[start : start + _IN_CHUNK])
@@ -298,15 +290,6 @@ def identity_embeddings(
         query = statement if chunk is None else statement.where(Face.identity_id.in_(chunk))
         for identity_id, face_id, blob in session.execute(query.execution_options(yield_per=batch)):
             yield identity_id, face_id, np.frombuffer(bytes(blob), dtype="<f4", count=dim).astype(np.float32)
-
-
-def face_owners(session: Session, face_ids: Sequence[int]) -> dict[int, FaceOwner]:
-    """The identity of each face that still exists."""
-    owners: dict[int, FaceOwner] = {}
-    for chunk in _chunks(face_ids):
-        rows = session.execute(select(Face.id, Identity.id, Identity.name).join(Identity).where(Face.id.in_(chunk)))
-        owners.update({face_id: FaceOwner(identity_id, name) for face_id, identity_id, name in rows})
-    return owners
 
 
 def identities_by_id(session: Session, identity_ids: Sequence[int]) -> dict[int, Identity]:

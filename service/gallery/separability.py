@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from service.gallery.templates import unit_rows
+
 
 @dataclass(frozen=True)
 class Neighbour:
@@ -82,7 +84,7 @@ def gallery_separability(face_ids: np.ndarray, owners: np.ndarray, vectors: np.n
     if len(identity_ids) < 2:
         return GallerySeparability(len(identity_ids), len(face_ids), [], [], [])
     sums = np.add.reduceat(vectors, starts, axis=0)
-    centres = _unit(sums)
+    centres = unit_rows(sums)
     own = np.repeat(np.arange(len(identity_ids)), counts)  # each face's row in `centres`
     sep, nearest = _nearest_other(centres, centres, np.arange(len(identity_ids)))
     order = np.argsort(-sep, kind="stable")
@@ -92,10 +94,6 @@ def gallery_separability(face_ids: np.ndarray, owners: np.ndarray, vectors: np.n
              for a, b in _unique_pairs(order, nearest)[:max_pairs]]
     return GallerySeparability(len(identity_ids), len(face_ids), neighbours, pairs,
                                _strays(face_ids, identity_ids, counts, sums, centres, own, vectors))
-
-
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
 def _nearest_other(queries: np.ndarray, centres: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,7 +135,7 @@ def _strays(face_ids: np.ndarray, identity_ids: np.ndarray, counts: np.ndarray, 
     if not kept.any():
         return []
     rest = sums[own[kept]] - vectors[kept]
-    own_cosine = np.einsum("nd,nd->n", vectors[kept], _unit(rest))
+    own_cosine = np.einsum("nd,nd->n", vectors[kept], unit_rows(rest))
     other_cosine, other = _nearest_other(vectors[kept], centres, own[kept])
     lead = other_cosine - own_cosine
     found = np.flatnonzero(lead > 0)

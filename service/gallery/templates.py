@@ -13,10 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """(n, D) rows scaled to unit length as float32 (a zero row stays zero)."""
+    return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
 def mean_template(vectors: np.ndarray) -> np.ndarray:
     """(n, D) unit embeddings -> (D,) float32 unit vector along their mean (a zero mean stays zero)."""
-    mean = np.asarray(vectors, dtype=np.float64).reshape(len(vectors), -1).mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    return unit_rows(np.asarray(vectors, dtype=np.float64).reshape(len(vectors), -1).sum(axis=0, keepdims=True))[0]
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,5 @@ class Templates:
                 sums[identity_id] = vector.astype(np.float64)
                 counts[identity_id] = 1
         ids = np.fromiter(sums, np.int64, len(sums))
-        vectors = np.zeros((len(ids), dim), np.float32)
-        for row, identity_id in enumerate(ids.tolist()):
-            vectors[row] = mean_template(sums[identity_id][None] / counts[identity_id])
+        vectors = unit_rows(np.stack([sums[i] for i in ids.tolist()])) if len(ids) else np.zeros((0, dim), np.float32)
         return cls(ids, vectors, np.fromiter((counts[i] for i in ids.tolist()), np.int64, len(ids)))

@@ -23,9 +23,7 @@ from service.api.schemas import (
     IdentityRef,
 )
 from service.api.uploads import read_body, sent_as_json
-from service.db.models import Identity
 from service.decisions import Decision, identify_decision
-from service.gallery import repository
 from service.gallery.gallery import Candidate, Gallery
 from service.vision.pipeline import EmbeddedFace, FacePipeline
 
@@ -59,31 +57,28 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
         return identify_decision(card, params.far, params.threshold, faces, identities)
 
     answers = await run_in_threadpool(_identify, pipeline, gallery, data, params)
-    results = [_answer(face, hits, identities_by_id, decide, params.return_crops)
-               for face, hits, identities_by_id in answers]
+    results = [_answer(face, hits, decide, params.return_crops) for face, hits in answers]
     if params.all_faces:
         return IdentifyAllResult(model=card.name, far=far, identities=identities, faces=results)
     return IdentifyResult(model=card.name, far=far, identities=identities, **dict(results[0]))
 
 
 def _identify(pipeline: FacePipeline, gallery: Gallery, data: bytes,
-              params: IdentifyParams) -> list[tuple[EmbeddedFace, list[Candidate], dict[int, Identity]]]:
+              params: IdentifyParams) -> list[tuple[EmbeddedFace, list[Candidate]]]:
     if params.all_faces:
         faces = pipeline.embed_aligned(pipeline.align_usable(pipeline.decode(data), "all"))
     else:
         faces = [pipeline.embed_one(data, params.face_policy)]
-    found = [gallery.search(face.embedding, params.top_k) for face in faces]
-    with gallery.session_factory() as session:
-        identities = repository.identities_by_id(session, [c.identity_id for hits in found for c in hits])
-    return [(face, hits, identities) for face, hits in zip(faces, found)]
+    # the gallery reads the candidates from SQL: an identity deleted since the index saw it is left out
+    return [(face, gallery.search(face.embedding, params.top_k)) for face in faces]
 
 
-def _answer(face: EmbeddedFace, hits: list[Candidate], identities: dict[int, Identity],
-            decide: Callable[[int], Decision], with_crop: bool) -> FaceIdentification:
+def _answer(face: EmbeddedFace, hits: list[Candidate], decide: Callable[[int], Decision],
+            with_crop: bool) -> FaceIdentification:
     candidates = [
-        CandidateOut(identity=IdentityRef.of(identities[hit.identity_id]), similarity=round(hit.similarity, 6),
+        CandidateOut(identity=IdentityRef.of_candidate(hit), similarity=round(hit.similarity, 6),
                      face_id=hit.face_id, enrolled_faces=hit.faces, threshold=decide(hit.faces).threshold)
-        for hit in hits if hit.identity_id in identities  # an identity deleted since the search is left out
+        for hit in hits
     ]
     best = candidates[0] if candidates else None
     threshold = best.threshold if best is not None else decide(1).threshold

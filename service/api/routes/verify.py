@@ -15,7 +15,6 @@ from service.api.schemas import STRICTNESS, FaceOut, IdentityRef, VerifyParams, 
 from service.api.uploads import read_body, sent_as_json
 from service.decisions import verify_decision
 from service.errors import ErrorCode, FaceverError
-from service.gallery import repository
 
 router = APIRouter(prefix=API_PREFIX, dependencies=[deps.query_checked])
 
@@ -62,11 +61,9 @@ async def verify(request: Request) -> VerifyResult:
             if best is None:
                 raise FaceverError(ErrorCode.identity_without_faces, f"identity {params.identity_id} has no "
                                    "enrolled face for the active model", identity_id=params.identity_id)
-            with gallery.session_factory() as session:
-                identity = repository.get_identity(session, params.identity_id)
             similarity = best.similarity
             decision = verify_decision(card, params.far, params.threshold, best.faces)
-            result.update(identity=IdentityRef.of(identity), face_id=best.face_id, enrolled_faces=best.faces)
+            result.update(identity=IdentityRef.of_candidate(best), face_id=best.face_id, enrolled_faces=best.faces)
         return VerifyResult(similarity=round(similarity, 6), threshold=decision.threshold, far=decision.far,
                             match=decision.accepts(similarity), **result)
 

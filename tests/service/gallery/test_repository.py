@@ -146,11 +146,11 @@ def test_adding_faces_to_a_missing_identity_fails(factory: sessionmaker[Session]
         assert repository.last_seq(session) == 0
 
 
-def test_face_owners_skips_deleted_faces(factory: sessionmaker[Session]) -> None:
+def test_identity_embeddings_skip_deleted_faces(factory: sessionmaker[Session]) -> None:
     identity_id = _identity(factory, "Owner")
     with write_session(factory) as session:
         face_ids = [a.face_id for a in repository.add_faces(session, identity_id, "m", _faces(2))]
         repository.delete_face(session, face_ids[1])
     with factory() as session:
-        owners = repository.face_owners(session, face_ids)
-    assert owners == {face_ids[0]: repository.FaceOwner(identity_id, "Owner")}
+        rows = list(repository.identity_embeddings(session, "m", DIM, [identity_id]))
+    assert [(owner, face_id) for owner, face_id, _ in rows] == [(identity_id, face_ids[0])]
