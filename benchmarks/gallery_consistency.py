@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -82,6 +83,10 @@ def _vector_problems(face_id: int, face_dim: int, blob: bytes | None, dim: int) 
     return []
 
 
+CATCH_UP_TRIES = 10
+CATCH_UP_PAUSE_S = 0.3  # longer than the default FACEVER_GALLERY_SYNC_INTERVAL, 0.5 s, over the tries
+
+
 def index_counts(client: httpx.Client) -> dict[str, int]:
     """The index's faces and identities, as /metrics reports them."""
     body = client.get("/metrics").raise_for_status().text
@@ -109,8 +114,16 @@ def index_problems(client: httpx.Client, engine: Engine, embedder: str, dim: int
               for identity_id, sha, blob in rows}
     for identity_id, photo in probes.items():  # first: a search brings the index up to date with the change log
         problems += _probe_problems(client, identity_id, photo, vectors, by_sha, live)
+    expected = {"faces": len(rows), "identities": len(vectors)}
     counts = index_counts(client)
-    if counts != {"faces": len(rows), "identities": len(vectors)}:
+    # a search skips its sync while another thread's is running: give the index its sync interval to catch up
+    for _ in range(CATCH_UP_TRIES):
+        if counts == expected or not probes:
+            break
+        time.sleep(CATCH_UP_PAUSE_S)
+        _probe_problems(client, *next(iter(probes.items())), vectors, by_sha, live)
+        counts = index_counts(client)
+    if counts != expected:
         problems.append(f"/metrics reports {counts}, SQL holds {len(rows)} faces of {len(vectors)} identities")
     return problems
 
