@@ -194,6 +194,11 @@ class Gallery:
         self.sync()
         return face_ids
 
+    def refresh(self) -> None:
+        """Sync if the last sync is older than `sync_interval`: before reading what other workers may have changed."""
+        if time.monotonic() - self._last_sync > self.sync_interval:
+            self.sync(wait=False)  # a sync already running elsewhere is fresh enough
+
     def search(self, vector: np.ndarray, top_k: int = 5, threshold: float | None = None) -> list[Candidate]:
         """Up to `top_k` identities by their template's similarity, at least `threshold` if given.
 
@@ -201,8 +206,7 @@ class Gallery:
         changed or deleted by another worker since the last sync is scored as it is now, or left out."""
         if top_k <= 0:
             return []
-        if time.monotonic() - self._last_sync > self.sync_interval:
-            self.sync(wait=False)  # a sync already running elsewhere is fresh enough
+        self.refresh()
         query = self._unit(vector)
         with self._index_lock:
             _, keys = self._index.search(query, top_k)

@@ -49,14 +49,13 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
     data = image_bytes(body, IMAGE)
     params = parse_params(IdentifyParams, {k: v for k, v in body.items() if k != IMAGE}, strict=sent_as_json(request))
     card = pipeline.embedder.card
-    identities = gallery.identities
     # checked before any pipeline work: a model without calibration refuses `far` with a 422
-    far = identify_decision(card, params.far, params.threshold, 1, identities).far
+    far = identify_decision(card, params.far, params.threshold, 1, gallery.identities).far
+    answers, identities = await run_in_threadpool(_identify, pipeline, gallery, data, params)
 
     def decide(faces: int) -> Decision:
         return identify_decision(card, params.far, params.threshold, faces, identities)
 
-    answers = await run_in_threadpool(_identify, pipeline, gallery, data, params)
     results = [_answer(face, hits, decide, params.return_crops) for face, hits in answers]
     if params.all_faces:
         return IdentifyAllResult(model=card.name, far=far, identities=identities, faces=results)
@@ -64,13 +63,16 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
 
 
 def _identify(pipeline: FacePipeline, gallery: Gallery, data: bytes,
-              params: IdentifyParams) -> list[tuple[EmbeddedFace, list[Candidate]]]:
+              params: IdentifyParams) -> tuple[list[tuple[EmbeddedFace, list[Candidate]]], int]:
+    """Each face's candidates, and the number of identities searched (N, on which the decision's threshold
+    depends), read after the gallery caught up with other workers' writes, as the search was."""
     if params.all_faces:
         faces = pipeline.embed_aligned(pipeline.align_usable(pipeline.decode(data), "all"))
     else:
         faces = [pipeline.embed_one(data, params.face_policy)]
+    gallery.refresh()
     # the gallery reads the candidates from SQL: an identity deleted since the index saw it is left out
-    return [(face, gallery.search(face.embedding, params.top_k)) for face in faces]
+    return [(face, gallery.search(face.embedding, params.top_k)) for face in faces], gallery.identities
 
 
 def _answer(face: EmbeddedFace, hits: list[Candidate], decide: Callable[[int], Decision],

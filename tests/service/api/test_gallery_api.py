@@ -10,8 +10,11 @@ from __future__ import annotations
 import base64
 
 import pytest
+from fastapi.testclient import TestClient
 
 from service.api.schemas import MAX_ID
+from service.app import create_app
+from tests.service.api.conftest import ADMIN_KEY
 from tests.service.api.helpers import GREY, assert_error, lfw, shrunk, side_by_side
 from tests.service.conftest import identify_threshold, verify_threshold
 
@@ -222,3 +225,15 @@ def test_deleted_faces_and_identities_are_no_longer_found(admin, client_role, pe
     found = _identify(client_role, PEIRSOL[0], top_k="100")["candidates"]
     assert identity not in {c["identity"]["id"] for c in found}
     assert {people["blix"], people["garner"]} <= {c["identity"]["id"] for c in found}  # others untouched
+
+
+def test_another_worker_identifies_among_what_sql_holds_now(admin, gallery_settings, people):
+    """A worker that did not enrol an identity counts it (N, on which identify's threshold depends) in its first
+    identify after the enrolment, not one sync later, and stops counting it once deleted."""
+    with TestClient(create_app(gallery_settings), headers={"X-API-Key": ADMIN_KEY}) as other:
+        before = _identify(other, STRANGERS["blair"])["identities"]
+        bush = _new_identity(admin, "George W Bush")
+        assert _enrol(admin, bush, lfw("George_W_Bush", 7)).status_code == 201
+        assert _identify(other, STRANGERS["blair"])["identities"] == before + 1
+        assert admin.delete(f"/v1/identities/{bush}").status_code == 204
+        assert _identify(other, STRANGERS["blair"])["identities"] == before
