@@ -1,4 +1,5 @@
-"""`facever distill teach|lfw|overlap|duplicates`: the teacher's cache, its LFW row and the near-duplicate search."""
+"""`facever distill gather-celeba|teach|lfw|overlap|duplicates|rows`: the unlabelled faces, the teacher's cache, its
+LFW row, the near-duplicate search and the comparison rows."""
 
 from __future__ import annotations
 
@@ -19,10 +20,20 @@ def _lfw_images(lfw_dir: Path) -> list[str]:
     return sorted(str(p) for p in (lfw_dir / "lfw-deepfunneled").glob("*/*.jpg"))
 
 
-def lfw_teacher(lfw_dir: Path, workers: int):  # noqa: ANN201  (Features; imported lazily with dlib)
+def lfw_teacher(lfw_dir: Path, workers: int, from_photo: bool = False):  # Features (imported lazily, with dlib)
     from training.distill.lfw import teacher_features
 
-    return teacher_features(_lfw_images(lfw_dir), workers, LFW_VECTORS)
+    cache = LFW_VECTORS.with_name("teacher-lfw-photo.npz") if from_photo else LFW_VECTORS
+    return teacher_features(_lfw_images(lfw_dir), workers, cache, from_photo)
+
+
+def cmd_gather_celeba(args: argparse.Namespace) -> None:
+    from training.distill.celeba_extra import gather, labelled_identities, read_identities
+
+    done = gather(args.copies, read_identities(args.identities), labelled_identities(args.labelled), args.out)
+    print(f"{args.out}: {done.photos} photos of {done.people} people; skipped {done.labelled_people} of people the "
+          f"labelled subset holds, {done.duplicates} found again in a later copy, {done.unknown} not in "
+          f"{args.identities.name}")
 
 
 def cmd_teach(args: argparse.Namespace) -> None:
@@ -39,10 +50,11 @@ def cmd_lfw(args: argparse.Namespace) -> None:
 
     listed = lfw_pairs(args.lfw_dir / "pairs.txt", args.lfw_dir / "lfw-deepfunneled")
     pairs, missing = present_pairs(listed)
-    features = lfw_teacher(args.lfw_dir, args.workers)
-    report = pair_report("lfw", TEACHER_NAME, "", pairs, features, missing, len(listed) - len(pairs))
+    features = lfw_teacher(args.lfw_dir, args.workers, args.from_photo)
+    name = f"{TEACHER_NAME}-photo" if args.from_photo else TEACHER_NAME
+    report = pair_report("lfw", name, "", pairs, features, missing, len(listed) - len(pairs))
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"lfw-{TEACHER_NAME}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    (args.out / f"lfw-{name}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     print(summary(report))
 
 
@@ -65,8 +77,9 @@ def cmd_duplicates(args: argparse.Namespace) -> None:
 
 def cmd_rows(args: argparse.Namespace) -> None:
     import shlex
+    import shutil
 
-    from training.distill.report import SECTION, section
+    from training.distill.report import SECTION, earlier_lines, section
     from training.distill.rows import PREFIX, RECIPE, row_epochs, rows
     from training.doc_sections import replace_section
     from training.face_repro.run import LfwPairs, RowResult, result_path, run_row
@@ -81,13 +94,18 @@ def cmd_rows(args: argparse.Namespace) -> None:
     for row in all_rows:
         if args.rows is None or row.key in args.rows:
             result = run_row(row, row_epochs(row, args.epochs, extra), lfw, args.out_dir, extra, RECIPE, PREFIX)
+            kept = args.results / f"{row.key}.json"  # the report's source, kept beside it (runs/ is not)
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(result_path(args.out_dir, row, PREFIX), kept)
             print(f"{row.label}: LFW {100 * result.lfw_mean:.2f} ± {100 * result.lfw_std:.2f} %")
-    results = {r.key: RowResult.load(p) for r in all_rows if (p := result_path(args.out_dir, r, PREFIX)).exists()}
+    results = {r.key: RowResult.load(p) for r in all_rows if (p := args.results / f"{r.key}.json").exists()}
     shaping = ["--epochs", f"{args.epochs:g}", *(part for o in args.overrides for part in ("--set", o))]
     command = " ".join(["facever distill rows", *map(shlex.quote, shaping)])
     teacher_report = REPO_ROOT / "docs" / "evaluation" / f"lfw-{TEACHER_NAME}.json"
-    body = section(command, args.epochs, all_rows, results, teacher_report)
-    replace_section(args.docs / "reproduction.md", SECTION, body, "# Reproduction report\n")
+    document = args.docs / "reproduction.md"
+    earlier = earlier_lines(document.read_text()) if document.exists() else {}
+    body = section(command, args.epochs, all_rows, results, teacher_report, earlier)
+    replace_section(document, SECTION, body, "# Reproduction report\n")
     print(f"wrote {args.docs / 'reproduction.md'}")
 
 
@@ -99,9 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workers", type=int, default=2, help="processes (default 2)")
     common.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW, help="holds pairs.txt and lfw-deepfunneled/")
+    gather = sub.add_parser("gather-celeba", help="collect the unlabelled CelebA photos of the labelled subset's copies")
+    gather.add_argument("copies", type=Path, nargs="+", help="folders of CelebA photos (searched recursively), "
+                        "in order of preference")
+    gather.add_argument("--identities", type=Path, required=True, help="CelebA's identity_CelebA.txt")
+    gather.add_argument("--labelled", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "celeba" / "manifest.csv",
+                        help="the labelled subset's manifest.csv (its people are left out)")
+    gather.add_argument("--out", type=Path, required=True, help="new folder: OUT/<identity>/<file>")
     teach = sub.add_parser("teach", parents=[common], help="cache the teacher's vector of every face of packed folders")
     teach.add_argument("data_dir", type=Path, nargs="+", help="folders made by `facever prepare` (with loose crops)")
     lfw = sub.add_parser("lfw", parents=[common], help="the teacher's own row on all LFW pairs (10 folds)")
+    lfw.add_argument("--from-photo", action="store_true", help="cut dlib's chip from the photo, not from the "
+                     "loose crop the training faces are kept as (which holds a large face at lower resolution)")
     lfw.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "evaluation", help="folder for the JSON report")
     overlap = sub.add_parser("overlap", parents=[common], help="find (and mark for dropping) LFW near-duplicates")
     overlap.add_argument("data_dir", type=Path, nargs="+", help="packed folders with a teacher cache")
@@ -114,11 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override the recipe for every row (repeatable)")
     table.add_argument("--out-dir", type=Path, default=Path("runs/distill"))
+    table.add_argument("--results", type=Path, default=REPO_ROOT / "docs" / "evaluation" / "distill-rows",
+                       help="folder of each row's result JSON, which the report is written from")
     table.add_argument("--docs", type=Path, default=REPO_ROOT / "docs", help="folder of reproduction.md")
     return parser
 
 
-COMMANDS = {"teach": cmd_teach, "lfw": cmd_lfw, "overlap": cmd_overlap, "duplicates": cmd_duplicates,
+COMMANDS = {"gather-celeba": cmd_gather_celeba, "teach": cmd_teach, "lfw": cmd_lfw, "overlap": cmd_overlap, "duplicates": cmd_duplicates,
             "rows": cmd_rows}
 
 

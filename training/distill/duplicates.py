@@ -51,7 +51,7 @@ class DuplicateEvidence:
 def training_like_copy(path: str) -> tuple[np.ndarray, bool]:
     """The teacher vector of a re-cut, down-scaled, JPEG re-encoded copy of the photo (worker side)."""
     assert lfw._STATE is not None, "worker not initialised"
-    pipeline, _ = lfw._STATE
+    pipeline = lfw._STATE[0]
     rgb = read_image(path, pipeline.limits)
     faces = pipeline.detector.detect(rgb)
     box = faces[0].box if faces else lfw.centre_box(*rgb.shape[:2])

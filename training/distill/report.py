@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from training.face_repro.rows import Row
@@ -21,10 +22,30 @@ def teacher_line(report: Path) -> str:
             f"{100 * r['std_accuracy']:.2f} | {r['auc']:.4f} | {100 * tar:.2f} % | — | — |")
 
 
-def table(results: list[RowResult], teacher_report: Path, unlabelled_rows: set[str]) -> str:
+EARLIER = " (earlier run)"
+KEPT_NOTE = (f"Rows marked{EARLIER} were trained and scored by the same command before the others, on the same "
+             "labelled faces; their result files were not kept.")
+
+
+def earlier_lines(document: str) -> dict[str, str]:
+    """The table lines of the section in `document`, by row label: a row whose result file is gone keeps its line."""
+    lines = {}
+    for line in document.split(f"<!-- {SECTION}:start -->")[-1].split(f"<!-- {SECTION}:end -->")[0].splitlines():
+        found = re.match(r"\| (\([a-f]\) [^|]*?)(?:" + re.escape(EARLIER) + r")? \|", line)
+        if found:
+            lines[found.group(1)] = line if EARLIER in line else line.replace(found.group(1), found.group(1) + EARLIER, 1)
+    return lines
+
+
+def table(all_rows: list[Row], results: dict[str, RowResult], earlier: dict[str, str], teacher_report: Path,
+          unlabelled_rows: set[str]) -> str:
     lines = ["| row | LFW % (10 folds) | ROC AUC | TAR @ FAR 1e-3 | Sep of W (mean) | training min |",
              "|---|---|---|---|---|---|"]
-    for r in results:
+    for row in all_rows:
+        r = results.get(row.key)
+        if r is None:
+            lines += [earlier[row.label]] if row.label in earlier else []
+            continue
         sep = "—" if r.key in unlabelled_rows else f"{r.sep_mean:.3f}"  # W of a label-free row is never trained
         lines.append(f"| {r.label} | {100 * r.lfw_mean:.2f} ± {100 * r.lfw_std:.2f} | {r.auc:.4f} | "
                      f"{100 * r.tar_far_1e3:.2f} % | {sep} | {r.train_minutes:.0f} |")
@@ -33,9 +54,9 @@ def table(results: list[RowResult], teacher_report: Path, unlabelled_rows: set[s
 
 
 def section(command: str, epochs: float, all_rows: list[Row], results: dict[str, RowResult],
-            teacher_report: Path) -> str:
-    ran = [results[r.key] for r in all_rows if r.key in results]
-    missing = [r.label for r in all_rows if r.key not in results]
+            teacher_report: Path, earlier: dict[str, str]) -> str:
+    """The section's text; `earlier` (from earlier_lines) keeps the lines of rows whose result file is gone."""
+    missing = [r.label for r in all_rows if r.key not in results and r.label not in earlier]
     label_free = {r.key for r in all_rows if "distill.use_labels=false" in r.overrides}
     return "\n".join([
         "### Distillation from dlib's face network (same steps, seed and schedule for every row)", "",
@@ -45,6 +66,7 @@ def section(command: str, epochs: float, all_rows: list[Row], results: dict[str,
          "seed 0; the rows without unlabelled faces run more epochs so that every row takes the same number of "
          "steps. The rows' changes are in `training/distill/rows.py`. LFW: all 6,000 pairs, orig + flip, "
          "threshold from the other 9 folds; training faces that near-duplicate an LFW image are left out."), "",
-        table(ran, teacher_report, label_free), "",
+        table(all_rows, results, earlier, teacher_report, label_free), "",
+        *([KEPT_NOTE, ""] if any(r.key not in results and r.label in earlier for r in all_rows) else []),
         *(["Not run yet: " + "; ".join(missing) + ".", ""] if missing else []),
     ])

@@ -16,7 +16,7 @@ from training.config import TrainConfig, load_config  # noqa: E402
 from training.distill.cache import load_teacher_vectors  # noqa: E402
 from training.distill.dataset import UNLABELLED, DistillFaces  # noqa: E402
 from training.distill.overlap import find_overlap  # noqa: E402
-from training.distill.report import section  # noqa: E402
+from training.distill.report import KEPT_NOTE, earlier_lines, section  # noqa: E402
 from training.distill.rows import NO_IAM, NO_RF, NO_TEACHER, NO_UNLABELLED, row_epochs, rows  # noqa: E402
 from training.evaluation.features import Features  # noqa: E402
 from training.face_repro.run import RowResult  # noqa: E402
@@ -103,8 +103,22 @@ def test_the_report_shows_each_row_and_the_teacher(tmp_path: Path) -> None:
     report = tmp_path / "lfw-teacher.json"
     report.write_text(json.dumps({"result": {"mean_accuracy": 0.9882, "std_accuracy": 0.0051, "auc": 0.9992,
                                              "tar_at_far": [{"far": 1e-3, "tar": 0.966}]}}))
-    text = section("facever distill rows", 8, rows(), {"e": result, "b": label_free}, report)
+    text = section("facever distill rows", 8, rows(), {"e": result, "b": label_free}, report, {})
     assert "| (e) KD + CosFace + RF + IAM | 95.00 ± 1.00 | 0.9900 | 80.00 % | 0.100 | 42 |" in text
     assert "| (b) KD only, no labels | 90.00 ± 2.00 | 0.9800 | 70.00 % | — | 40 |" in text  # W never trained
     assert "| 98.82 ± 0.51 | 0.9992 | 96.60 % |" in text
     assert text.count("Not run yet") == 1 and "(a) CosFace + RF + IAM" in text.split("Not run yet")[1]
+
+
+def test_a_row_whose_result_is_gone_keeps_its_line_marked_earlier(tmp_path: Path) -> None:
+    result = RowResult("e", "(e) KD + CosFace + RF + IAM", [], 6.0, 8, 100, 0.95, 0.01, 0.99, 0.8, 0.1, 0.01, 42.0, "x")
+    report = tmp_path / "lfw-teacher.json"
+    old = section("facever distill rows", 8, rows(), {"e": result}, report, {})
+    document = f"# Reproduction report\n\n<!-- distillation:start -->\n{old}\n<!-- distillation:end -->\n"
+    newer = RowResult("c", "(c) KD + CosFace", [], 0.0, 8, 100, 0.96, 0.01, 0.99, 0.8, 0.1, 0.01, 41.0, "y")
+    text = section("facever distill rows", 8, rows(), {"c": newer}, report, earlier_lines(document))
+    assert "| (e) KD + CosFace + RF + IAM (earlier run) | 95.00 ± 1.00 | 0.9900 | 80.00 % | 0.100 | 42 |" in text
+    assert "| (c) KD + CosFace | 96.00 ± 1.00 |" in text and KEPT_NOTE in text
+    assert "(e) KD" not in text.split("Not run yet")[1]
+    document = document.replace(old, text)  # kept twice: marked once
+    assert earlier_lines(document)["(e) KD + CosFace + RF + IAM"].count("(earlier run)") == 1

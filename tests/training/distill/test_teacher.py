@@ -77,3 +77,17 @@ def test_teacher_tells_people_apart_through_the_loose_crop(teacher: DlibTeacher,
     # the loose crop loses nothing that matters: the same face straight from the photo agrees
     rgb, box = faces["a1"]
     assert teacher.embed(rgb[None], box[None])[0] @ vectors["a1"] > 0.97
+
+
+def test_lfw_vectors_from_the_photo_agree_with_the_loose_crop_and_are_cached_apart(tmp_path) -> None:
+    from training.distill.lfw import teacher_features
+
+    paths = [str(path) for path in PHOTOS.values()]
+    cache = tmp_path / "teacher.npz"
+    loose = teacher_features(paths, workers=1, cache=cache)
+    photo = teacher_features(paths, workers=1, cache=cache, from_photo=True)  # the loose cache is not reused
+    assert photo.vectors.shape == (len(paths), TEACHER_DIM) and not photo.fallback.any()
+    agreement = np.sum(photo.vectors * loose.vectors, axis=1)
+    assert (agreement > 0.95).all() and (agreement < 1 - 1e-6).any()  # the same faces, cut at another resolution
+    np.testing.assert_array_equal(teacher_features(paths, workers=1, cache=cache, from_photo=True).vectors,
+                                  photo.vectors)
