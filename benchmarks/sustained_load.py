@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -39,7 +40,7 @@ from sqlalchemy import Engine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.gallery_consistency import index_counts, index_problems, sql_problems
-from benchmarks.report import ROOT, machine, save_plot, write_json
+from benchmarks.report import ROOT, load1, machine, save_plot, write_json
 from benchmarks.scale_out import Server, replicas, running, service_env
 from benchmarks.service_latency import REQUEST_TIMEOUT_S, free_port, lfw_candidates
 from benchmarks.throwaway_postgres import ThrowawayPostgres
@@ -336,11 +337,15 @@ def section(result: LoadResult, command: str, cores: int) -> str:
     return f"""
 ## Sustained load: {what}
 
-`{command}`: locust (headless, {result.users} users, each waiting 0.5–1 s between requests, keeping one
-service and opening a new connection per request, as many clients would) for {result.seconds / 60:.0f} minutes on {cores} cores shared by the services and the load generator; a
-gallery of {result.seeded} LFW identities (one photo each) seeded first; mix: verify {MIX['verify']} % (half photo against photo, half photo
-against an identity), identify {MIX['identify']} %, enrol {MIX['enrol']} %, delete {MIX['delete']} % (of
-identities the load enrolled). One ONNX Runtime thread per process.
+Command: `{command}`{" (the replicas run on a private Postgres server the script starts: it needs the Postgres server programs, e.g. Debian's `postgresql`)" if result.setup == "replicas" else ""}.
+
+locust, headless, {result.users} users for {result.seconds:.0f} s, on {cores} cores shared by the services and the load
+generator. Each user sends all its requests to one service (picked at random among the replicas), each on a new
+connection as from many clients, and waits 0.5–1 s between tasks. A gallery of {result.seeded} LFW identities (one photo
+each) is seeded first. Tasks: verify {MIX['verify']} % (half photo against photo, half photo against an identity),
+identify {MIX['identify']} %, enrol {MIX['enrol']} % (two requests: create identity, enrol face), delete {MIX['delete']} % (an
+identity the load enrolled). One ONNX Runtime thread per process. Latencies are locust's; it rounds percentiles
+to two significant figures, so a p99 can read a little above the max.
 
 **{result.requests} requests, {result.failed} failed** (failures: {failures}).
 
@@ -348,10 +353,12 @@ identities the load enrolled). One ONNX Runtime thread per process.
 |---|---|---|---|---|---|---|
 {rows}
 
-Resident memory per process (MiB): at the start of the load, after the warm-up
-({min(WARM_UP_S, result.seconds / 5):.0f} s), halfway from there to the end, at the end, the largest sample (every
-{SAMPLE_EVERY_S:.0f} s), the growth after the warm-up (bound: {MEMORY_GROWTH_BOUND / MIB:.0f} MiB), and that growth split
-into its first and second half (a leak grows alike in both; memory that settles grows less in the second):
+Resident memory (RSS) of each serving process, sampled every {SAMPLE_EVERY_S:.0f} s, in MiB: at the start of the load,
+after the warm-up (a fifth of the run, at most {WARM_UP_S:.0f} s: ONNX Runtime's arenas and the allocator's pools fill
+then), halfway from there to the end, at the end, the largest sample, the growth after the warm-up, and that growth
+split into halves. The bound on growth after the warm-up, {MEMORY_GROWTH_BOUND / MIB:.0f} MiB, is a fifth of a warm
+worker; a leak also shows as a second half growing as much as the first, memory that settles grows less in the
+second. A run this long says nothing about days: `--minutes` sets a longer soak.
 
 | process | start | warm | mid | end | peak | growth | 1st / 2nd half |
 |---|---|---|---|---|---|---|---|
@@ -365,24 +372,73 @@ vectors), gallery {result.gallery['identities']} identities with {result.gallery
 """
 
 
+def load_result(payload: dict) -> LoadResult:
+    """A LoadResult from its JSON (as main writes it)."""
+    fields = {name: payload[name] for name in LoadResult.__dataclass_fields__}
+    fields["routes"] = [RouteStats(**route) for route in payload["routes"]]
+    fields["memory"] = {int(pid): values for pid, values in payload["memory"].items()}
+    return LoadResult(**fields)
+
+
+def run_command(setup: str, minutes: float, users: int) -> str:
+    return f"python benchmarks/sustained_load.py --setup {setup} --minutes {minutes:g} --users {users}"
+
+
+def git_commit() -> str | None:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=False, capture_output=True, text=True)
+    return done.stdout.strip() or None
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--setup", choices=["workers", "replicas"], default="workers")
-    parser.add_argument("--minutes", type=float, default=10.0)
-    parser.add_argument("--users", type=int, default=6)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0].replace("\n", " "),
+                                     epilog="Run from the repository root with the virtualenv active.")
+    parser.add_argument("--setup", choices=["workers", "replicas"], default="workers",
+                        help="4 uvicorn workers on SQLite, or 3 replicas on one (private) Postgres server")
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the load (default 10)")
+    parser.add_argument("--users", type=int, default=6, help="locust users (default 6)")
+    parser.add_argument("--results", type=Path, help="the JSON to write (default benchmarks/results/"
+                        "sustained_load_SETUP.json)")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/reliability.md and its figure alone")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="run nothing: rewrite the setup's section of "
+                        "docs/reliability.md from a results JSON")
     args = parser.parse_args()
-    settings = Settings()
+    name = f"sustained_load_{args.setup}"
+    if args.render:
+        payload = json.loads(args.render.read_text())
+        result = load_result(payload)
+        command = run_command(result.setup, result.seconds / 60, result.users)
+        replace_section(REPORT, name, section(result, command, payload["machine"]["cores"]), "# Reliability\n")
+        print(f"wrote the {name} section of {REPORT}")
+        return
+    command = run_command(args.setup, args.minutes, args.users)
+    started, load_before = datetime.now(UTC).isoformat(timespec="seconds"), load1()
     with tempfile.TemporaryDirectory() as workdir:
-        result, trace = sustained_load(args.setup, settings, Path(workdir), seconds=60 * args.minutes,
+        result, trace = sustained_load(args.setup, Settings(), Path(workdir), seconds=60 * args.minutes,
                                        users=args.users)
     info = machine()
-    write_json(f"sustained_load_{args.setup}", {"machine": info, **asdict(result)})
-    plot(result, trace, ROOT / "docs" / "benchmarks" / f"sustained_load_{args.setup}.png")
-    command = f"python benchmarks/sustained_load.py --setup {args.setup} --minutes {args.minutes:g} --users {args.users}"
-    replace_section(REPORT, f"sustained_load_{args.setup}", section(result, command, info["cores"]),
-                    "# Reliability\n")
+    payload = {"machine": info, "started": started, "commit": git_commit(),
+               "load1": {"before": load_before, "after": load1()}, **asdict(result),
+               "trace": {"seconds": trace.times, "rss": {str(pid): rss for pid, rss in trace.rss.items()}}}
+    written = [write_json(name, payload) if args.results is None else _write(args.results, payload)]
+    if not args.no_docs:
+        figure = ROOT / "docs" / "benchmarks" / f"{name}.png"
+        plot(result, trace, figure)
+        replace_section(REPORT, name, section(result, command, info["cores"]), "# Reliability\n")
+        written += [figure, REPORT]
+    for route in sorted(result.routes, key=lambda r: r.name):
+        print(f"{route.name:24} {route.requests:6} requests {route.failures:4} failed  p50 {route.p50_ms:5.0f} ms  "
+              f"p99 {route.p99_ms:5.0f} ms")
     print(f"{result.requests} requests, {result.failed} failed, {len(result.problems)} problems")
+    for problem in result.problems:
+        print(f"  {problem}")
+    print("wrote " + ", ".join(str(path) for path in written))
     sys.exit(1 if result.failed or result.problems else 0)
+
+
+def _write(path: Path, payload: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    return path
 
 
 if __name__ == "__main__":

@@ -16,9 +16,17 @@ SERVER_USER = "postgres"  # initdb refuses root: as root, the server runs as thi
 
 
 def _bin(tool: str) -> str:
+    """A Postgres server program: on PATH, in `pg_config --bindir`, or Debian's newest /usr/lib/postgresql/N/bin."""
+    if on_path := shutil.which(tool):
+        return on_path
+    if pg_config := shutil.which("pg_config"):
+        bindir = subprocess.run([pg_config, "--bindir"], check=False, capture_output=True, text=True).stdout.strip()
+        if (Path(bindir) / tool).exists():
+            return str(Path(bindir) / tool)
     found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{tool}"), key=lambda p: int(Path(p).parts[4]))
     if not found:
-        raise FileNotFoundError(f"no {tool} under /usr/lib/postgresql/*/bin (Debian package postgresql)")
+        raise FileNotFoundError(f"no {tool} on PATH, in pg_config --bindir or under /usr/lib/postgresql/*/bin: "
+                                "install the Postgres server programs (Debian: postgresql)")
     return found[-1]
 
 

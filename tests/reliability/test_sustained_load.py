@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import json
+
 import pytest
 
-from benchmarks.sustained_load import sustained_load
+from benchmarks.report import ROOT
+from benchmarks.sustained_load import REPORT, load_result, run_command, section, sustained_load
 from service.config import Settings
 
 ROUTES = {"verify photo-photo", "verify photo-identity", "identify", "create identity", "enrol face", "delete identity"}
@@ -25,3 +28,12 @@ def test_short_sustained_load(setup: str, service_settings: Settings, tmp_path: 
     assert {route.name for route in result.routes} == ROUTES
     assert all(route.requests > 0 for route in result.routes)
     assert len(trace.rss) == 2 and all(len(samples) == len(trace.times) >= 2 for samples in trace.rss.values())
+
+
+@pytest.mark.parametrize("setup", ["workers", "replicas"])
+def test_the_published_figures_are_those_of_the_committed_results(setup: str) -> None:
+    payload = json.loads((ROOT / "benchmarks" / "results" / f"sustained_load_{setup}.json").read_text())
+    result = load_result(payload)
+    text = section(result, run_command(setup, result.seconds / 60, result.users), payload["machine"]["cores"])
+    assert text.strip() in REPORT.read_text()
+    assert result.seconds == 600 and result.failed == 0 and result.problems == []
