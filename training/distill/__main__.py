@@ -89,15 +89,15 @@ def cmd_rows(args: argparse.Namespace) -> None:
     unknown = set(args.rows or []) - {r.key for r in all_rows}
     if unknown:
         raise SystemExit(f"unknown rows {sorted(unknown)}; known: {[r.key for r in all_rows]}")
-    lfw = LfwPairs(*aligned_lfw(args.lfw_dir, None, args.workers, DEFAULT_CACHE))
+    to_run = [row for row in all_rows if args.rows is None or row.key in args.rows]  # `--rows` alone: report only
+    lfw = LfwPairs(*aligned_lfw(args.lfw_dir, None, args.workers, DEFAULT_CACHE)) if to_run else None
     extra = tuple(args.overrides)
-    for row in all_rows:
-        if args.rows is None or row.key in args.rows:
-            result = run_row(row, row_epochs(row, args.epochs, extra), lfw, args.out_dir, extra, RECIPE, PREFIX)
-            kept = args.results / f"{row.key}.json"  # the report's source, kept beside it (runs/ is not)
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(result_path(args.out_dir, row, PREFIX), kept)
-            print(f"{row.label}: LFW {100 * result.lfw_mean:.2f} ± {100 * result.lfw_std:.2f} %")
+    for row in to_run:
+        result = run_row(row, row_epochs(row, args.epochs, extra), lfw, args.out_dir, extra, RECIPE, PREFIX)
+        kept = args.results / f"{row.key}.json"  # the report's source, kept beside it (runs/ is not)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(result_path(args.out_dir, row, PREFIX), kept)
+        print(f"{row.label}: LFW {100 * result.lfw_mean:.2f} ± {100 * result.lfw_std:.2f} %")
     results = {r.key: RowResult.load(p) for r in all_rows if (p := args.results / f"{r.key}.json").exists()}
     shaping = ["--epochs", f"{args.epochs:g}", *(part for o in args.overrides for part in ("--set", o))]
     command = " ".join(["facever distill rows", *map(shlex.quote, shaping)])
@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     dup = sub.add_parser("duplicates", parents=[common], help="measure the duplicate threshold on LFW")
     dup.add_argument("--images", type=int, default=500, help="LFW images re-encoded as training-like copies")
     table = sub.add_parser("rows", parents=[common], help="train and score the distillation rows (a)-(f)")
-    table.add_argument("--rows", nargs="*", help="row keys to run (default: all, in the order of rows.py)")
+    table.add_argument("--rows", nargs="*", help="row keys to run (default: all, in the order of rows.py; none: "
+                       "only rewrite the report)")
     table.add_argument("--epochs", type=float, default=7.0, help="epochs over the whole set (default 7)")
     table.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override the recipe for every row (repeatable)")

@@ -12,18 +12,28 @@ from training.face_repro.run import RowResult
 SECTION = "distillation"
 
 
-def teacher_line(report: Path) -> str:
+def teacher_line(report: Path, label: str = "teacher: dlib_face_recognition_resnet_model_v1 on our MTCNN box") -> str:
     """The teacher's row from `facever distill lfw`'s JSON (no Sep: it has no classifier; not trained here)."""
     if not report.exists():
         return "| teacher: dlib ResNet (not computed yet: `facever distill lfw`) | | | | | |"
     r = json.loads(report.read_text())["result"]
     tar = next(p["tar"] for p in r["tar_at_far"] if p["far"] == 1e-3)
-    return (f"| teacher: dlib_face_recognition_resnet_model_v1 on our MTCNN box | {100 * r['mean_accuracy']:.2f} ± "
-            f"{100 * r['std_accuracy']:.2f} | {r['auc']:.4f} | {100 * tar:.2f} % | — | — |")
+    return (f"| {label} | {100 * r['mean_accuracy']:.2f} ± {100 * r['std_accuracy']:.2f} | {r['auc']:.4f} | "
+            f"{100 * tar:.2f} % | — | — |")
+
+
+def teacher_lines(report: Path) -> list[str]:
+    """The teacher's row through the training path, and through the photo (`--from-photo`) where measured."""
+    photo = report.with_name(report.name.replace(".json", "-photo.json"))
+    lines = [teacher_line(report, "teacher: dlib_face_recognition_resnet_model_v1 on our MTCNN box, via the "
+                                  "loose crop (the training path)")]
+    if photo.exists():
+        lines.append(teacher_line(photo, "teacher: the same, dlib's chip cut from the photo (`--from-photo`)"))
+    return lines
 
 
 EARLIER = " (earlier run)"
-KEPT_NOTE = (f"Rows marked{EARLIER} were trained and scored by the same command before the others, on the same "
+KEPT_NOTE = (f"Rows marked{EARLIER} were trained and scored by the same command in an earlier run, on the same "
              "labelled faces; their result files were not kept.")
 
 
@@ -49,7 +59,7 @@ def table(all_rows: list[Row], results: dict[str, RowResult], earlier: dict[str,
         sep = "—" if r.key in unlabelled_rows else f"{r.sep_mean:.3f}"  # W of a label-free row is never trained
         lines.append(f"| {r.label} | {100 * r.lfw_mean:.2f} ± {100 * r.lfw_std:.2f} | {r.auc:.4f} | "
                      f"{100 * r.tar_far_1e3:.2f} % | {sep} | {r.train_minutes:.0f} |")
-    lines.append(teacher_line(teacher_report))
+    lines += teacher_lines(teacher_report)
     return "\n".join(lines)
 
 
@@ -61,7 +71,7 @@ def section(command: str, epochs: float, all_rows: list[Row], results: dict[str,
     return "\n".join([
         "### Distillation from dlib's face network (same steps, seed and schedule for every row)", "",
         (f"Produced by `{command}` (each row trains once and is kept; re-running adds missing rows) and "
-         "`facever distill lfw` for the teacher's row. Recipe `training/configs/cpu_distill.yaml`: ResNet20 × 0.25, "
+         "`facever distill lfw` (with `--from-photo` for the second) for the teacher's rows. Recipe `training/configs/cpu_distill.yaml`: ResNet20 × 0.25, "
          f"{epochs:g} epochs over CelebA + CACD (labelled) and the unlabelled faces, batch 128, SGD lr 0.1 cosine, "
          "seed 0; the rows without unlabelled faces run more epochs so that every row takes the same number of "
          "steps. The rows' changes are in `training/distill/rows.py`. LFW: all 6,000 pairs, orig + flip, "

@@ -106,7 +106,11 @@ def test_the_report_shows_each_row_and_the_teacher(tmp_path: Path) -> None:
     text = section("facever distill rows", 8, rows(), {"e": result, "b": label_free}, report, {})
     assert "| (e) KD + CosFace + RF + IAM | 95.00 ± 1.00 | 0.9900 | 80.00 % | 0.100 | 42 |" in text
     assert "| (b) KD only, no labels | 90.00 ± 2.00 | 0.9800 | 70.00 % | — | 40 |" in text  # W never trained
-    assert "| 98.82 ± 0.51 | 0.9992 | 96.60 % |" in text
+    assert "| 98.82 ± 0.51 | 0.9992 | 96.60 % |" in text and "(`--from-photo`) |" not in text
+    (tmp_path / "lfw-teacher-photo.json").write_text(json.dumps({"result": {
+        "mean_accuracy": 0.9912, "std_accuracy": 0.004, "auc": 0.9995, "tar_at_far": [{"far": 1e-3, "tar": 0.97}]}}))
+    text = section("facever distill rows", 8, rows(), {"e": result}, report, {})
+    assert "cut from the photo (`--from-photo`) | 99.12 ± 0.40 | 0.9995 | 97.00 % |" in text
     assert text.count("Not run yet") == 1 and "(a) CosFace + RF + IAM" in text.split("Not run yet")[1]
 
 
