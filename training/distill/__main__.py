@@ -20,11 +20,11 @@ def _lfw_images(lfw_dir: Path) -> list[str]:
     return sorted(str(p) for p in (lfw_dir / "lfw-deepfunneled").glob("*/*.jpg"))
 
 
-def lfw_teacher(lfw_dir: Path, workers: int, from_photo: bool = False):  # Features (imported lazily, with dlib)
-    from training.distill.lfw import teacher_features
+def lfw_teacher(lfw_dir: Path, workers: int, source: str = "loose"):  # Features (imported lazily, with dlib)
+    from training.distill.lfw import LOOSE, teacher_features
 
-    cache = LFW_VECTORS.with_name("teacher-lfw-photo.npz") if from_photo else LFW_VECTORS
-    return teacher_features(_lfw_images(lfw_dir), workers, cache, from_photo)
+    cache = LFW_VECTORS if source == LOOSE else LFW_VECTORS.with_name(f"teacher-lfw-{source}.npz")
+    return teacher_features(_lfw_images(lfw_dir), workers, cache, source)
 
 
 def cmd_gather_celeba(args: argparse.Namespace) -> None:
@@ -50,8 +50,9 @@ def cmd_lfw(args: argparse.Namespace) -> None:
 
     listed = lfw_pairs(args.lfw_dir / "pairs.txt", args.lfw_dir / "lfw-deepfunneled")
     pairs, missing = present_pairs(listed)
-    features = lfw_teacher(args.lfw_dir, args.workers, args.from_photo)
-    name = f"{TEACHER_NAME}-photo" if args.from_photo else TEACHER_NAME
+    source = "hog" if args.hog_box else "photo" if args.from_photo else "loose"
+    features = lfw_teacher(args.lfw_dir, args.workers, source)
+    name = TEACHER_NAME if source == "loose" else f"{TEACHER_NAME}-{source}"
     report = pair_report("lfw", name, "", pairs, features, missing, len(listed) - len(pairs))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"lfw-{name}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
@@ -129,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     lfw = sub.add_parser("lfw", parents=[common], help="the teacher's own row on all LFW pairs (10 folds)")
     lfw.add_argument("--from-photo", action="store_true", help="cut dlib's chip from the photo, not from the "
                      "loose crop the training faces are kept as (which holds a large face at lower resolution)")
+    lfw.add_argument("--hog-box", action="store_true", help="as --from-photo, inside the box of dlib's own HOG "
+                     "detector where it finds the face (else the mapped MTCNN box)")
     lfw.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "evaluation", help="folder for the JSON report")
     overlap = sub.add_parser("overlap", parents=[common], help="find (and mark for dropping) LFW near-duplicates")
     overlap.add_argument("data_dir", type=Path, nargs="+", help="packed folders with a teacher cache")

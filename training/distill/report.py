@@ -23,12 +23,14 @@ def teacher_line(report: Path, label: str = "teacher: dlib_face_recognition_resn
 
 
 def teacher_lines(report: Path) -> list[str]:
-    """The teacher's row through the training path, and through the photo (`--from-photo`) where measured."""
-    photo = report.with_name(report.name.replace(".json", "-photo.json"))
+    """The teacher's row through the training path, then through the variants `facever distill lfw` measured."""
+    variants = {"photo": "teacher: the same, dlib's chip cut from the photo (`--from-photo`)",
+                "hog": "teacher: the same from the photo, in dlib's own HOG box where it finds the face (`--hog-box`)"}
     lines = [teacher_line(report, "teacher: dlib_face_recognition_resnet_model_v1 on our MTCNN box, via the "
                                   "loose crop (the training path)")]
-    if photo.exists():
-        lines.append(teacher_line(photo, "teacher: the same, dlib's chip cut from the photo (`--from-photo`)"))
+    for source, label in variants.items():
+        variant = report.with_name(report.name.replace(".json", f"-{source}.json"))
+        lines += [teacher_line(variant, label)] if variant.exists() else []
     return lines
 
 
@@ -71,7 +73,7 @@ def section(command: str, epochs: float, all_rows: list[Row], results: dict[str,
     return "\n".join([
         "### Distillation from dlib's face network (same steps, seed and schedule for every row)", "",
         (f"Produced by `{command}` (each row trains once and is kept; re-running adds missing rows) and "
-         "`facever distill lfw` (with `--from-photo` for the second) for the teacher's rows. Recipe `training/configs/cpu_distill.yaml`: ResNet20 × 0.25, "
+         "`facever distill lfw` (with the option each names) for the teacher's rows. Recipe `training/configs/cpu_distill.yaml`: ResNet20 × 0.25, "
          f"{epochs:g} epochs over CelebA + CACD (labelled) and the unlabelled faces, batch 128, SGD lr 0.1 cosine, "
          "seed 0; the rows without unlabelled faces run more epochs so that every row takes the same number of "
          "steps. The rows' changes are in `training/distill/rows.py`. LFW: all 6,000 pairs, orig + flip, "

@@ -30,6 +30,7 @@ DESCRIPTOR_FILE = f"{TEACHER_NAME}.dat"
 # dlib box from an MTCNN box of width w and height h: centre shifted by (dx*w, dy*h), size (sw*w, sh*h).
 # Medians over 398 LFW faces found by both detectors (`python -m training.distill.teacher --box-map`).
 MTCNN_TO_DLIB = (-0.036, 0.046, 1.127, 0.842)
+HOG_MIN_IOU = 0.3  # a HOG box overlapping the mapped MTCNN box less than this is another face
 
 
 def models_dir() -> Path:
@@ -98,17 +99,43 @@ class DlibTeacher:
         self._dlib = dlib
         self._predictor = dlib.shape_predictor(str(self.files.predictor))
         self._descriptor = dlib.face_recognition_model_v1(str(self.files.descriptor))
+        self._hog = None  # dlib's HOG detector, built on first use (only to measure the box map's choice)
 
     def chip(self, rgb: np.ndarray, box: np.ndarray) -> np.ndarray:
         """dlib's aligned 150x150x3 uint8 chip of the face in `box` (an MTCNN box in rgb's pixels)."""
-        rect = self._dlib.rectangle(*dlib_box(box))
-        shape = self._predictor(rgb, rect)
+        return self._chip_at(rgb, dlib_box(box))
+
+    def _chip_at(self, rgb: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+        shape = self._predictor(rgb, self._dlib.rectangle(*rect))
         return self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+
+    def hog_rect(self, rgb: np.ndarray, box: np.ndarray) -> tuple[int, int, int, int]:
+        """The box of dlib's HOG frontal detector (image upsampled once) that overlaps the MTCNN `box`'s mapped box
+        most, at IoU >= HOG_MIN_IOU; else that mapped box. As l, t, r, b integers in rgb's pixels."""
+        if self._hog is None:
+            self._hog = self._dlib.get_frontal_face_detector()
+        mapped = dlib_box(box)
+        found = [(r.left(), r.top(), r.right(), r.bottom()) for r in self._hog(rgb, 1)]
+        best = max(found, key=lambda rect: _iou(rect, mapped), default=None)
+        return best if best is not None and _iou(best, mapped) >= HOG_MIN_IOU else mapped
+
+    def _describe(self, chips: list[np.ndarray]) -> np.ndarray:
+        vectors = np.array(self._descriptor.compute_face_descriptor(chips), dtype=np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
     def embed(self, images: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(N, H, W, 3) uint8 RGB images (e.g. loose crops) with (N, 4) MTCNN boxes -> (N, 128) unit float32."""
         if len(images) == 0:
             return np.zeros((0, TEACHER_DIM), np.float32)
-        chips = [self.chip(np.ascontiguousarray(image), box) for image, box in zip(images, boxes, strict=True)]
-        vectors = np.array(self._descriptor.compute_face_descriptor(chips), dtype=np.float32)
-        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return self._describe([self.chip(np.ascontiguousarray(image), box) for image, box in zip(images, boxes, strict=True)])
+
+    def embed_in_rects(self, rgb: np.ndarray, rects: list[tuple[int, int, int, int]]) -> np.ndarray:
+        """The faces of one (H, W, 3) uint8 RGB image in boxes already in dlib's convention -> (N, 128) unit."""
+        return self._describe([self._chip_at(np.ascontiguousarray(rgb), rect) for rect in rects])
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    width, height = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(width, 0) * max(height, 0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

@@ -80,14 +80,26 @@ def test_teacher_tells_people_apart_through_the_loose_crop(teacher: DlibTeacher,
 
 
 def test_lfw_vectors_from_the_photo_agree_with_the_loose_crop_and_are_cached_apart(tmp_path) -> None:
-    from training.distill.lfw import teacher_features
+    from training.distill.lfw import PHOTO, teacher_features
 
     paths = [str(path) for path in PHOTOS.values()]
     cache = tmp_path / "teacher.npz"
     loose = teacher_features(paths, workers=1, cache=cache)
-    photo = teacher_features(paths, workers=1, cache=cache, from_photo=True)  # the loose cache is not reused
+    photo = teacher_features(paths, workers=1, cache=cache, source=PHOTO)  # the loose cache is not reused
     assert photo.vectors.shape == (len(paths), TEACHER_DIM) and not photo.fallback.any()
     agreement = np.sum(photo.vectors * loose.vectors, axis=1)
     assert (agreement > 0.95).all() and (agreement < 1 - 1e-6).any()  # the same faces, cut at another resolution
-    np.testing.assert_array_equal(teacher_features(paths, workers=1, cache=cache, from_photo=True).vectors,
+    np.testing.assert_array_equal(teacher_features(paths, workers=1, cache=cache, source=PHOTO).vectors,
                                   photo.vectors)
+
+
+def test_hog_box_is_dlibs_own_detection_of_the_same_face(teacher: DlibTeacher, faces: dict) -> None:
+    from training.distill.teacher import _iou
+
+    for rgb, box in faces.values():
+        rect, mapped = teacher.hog_rect(rgb, box), dlib_box(box)
+        assert rect != mapped and _iou(rect, mapped) > 0.5  # found by HOG, where the measured map puts it
+        vector = teacher.embed_in_rects(rgb, [rect])[0]
+        assert abs(np.linalg.norm(vector) - 1) < 1e-5 and vector @ teacher.embed(rgb[None], box[None])[0] > 0.95
+    blank = np.zeros((200, 200, 3), np.uint8)  # no face for HOG: the mapped MTCNN box is kept
+    assert teacher.hog_rect(blank, np.array([50, 50, 150, 150], np.float32)) == dlib_box(np.array([50, 50, 150, 150]))
