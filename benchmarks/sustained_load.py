@@ -258,7 +258,8 @@ def sustained_load(setup: str, settings: Settings, workdir: Path, *, seconds: fl
         engine = make_engine(url)
         stack.callback(engine.dispose)
         seeded, probes, photos = seed(bases[0], people)
-        trace = MemoryTrace(_serving_pids(bases, workers if setup == "workers" else 1))
+        serving = _serving_pids(bases, workers if setup == "workers" else 1)
+        trace = MemoryTrace([pid for pids in serving.values() for pid in pids])
         stop, origin = threading.Event(), time.monotonic()
         sampler = threading.Thread(target=_sample_until, args=(trace, stop, origin), daemon=True)
         sampler.start()
@@ -269,9 +270,7 @@ def sustained_load(setup: str, settings: Settings, workdir: Path, *, seconds: fl
         time.sleep(2 * SYNC_INTERVAL_S)
         problems = sql_problems(engine, settings.embedder, dim)
         few_probes = dict(list(probes.items())[:2])
-        per_base = len(trace.pids) // len(bases)
-        for number, base in enumerate(bases):
-            pids = trace.pids[number * per_base:(number + 1) * per_base]
+        for base, pids in serving.items():
             problems += check_workers(base, pids, engine, settings.embedder, dim, few_probes)
         checked = len(trace.pids)
         with httpx.Client(base_url=bases[0], timeout=REQUEST_TIMEOUT_S) as client:
@@ -286,14 +285,14 @@ def sustained_load(setup: str, settings: Settings, workdir: Path, *, seconds: fl
                       checked, problems), trace
 
 
-def _serving_pids(bases: list[str], workers_per_base: int) -> list[int]:
+def _serving_pids(bases: list[str], workers_per_base: int) -> dict[str, list[int]]:
     """The pids serving each base URL: the `facever serve` this process started on its port, or its workers."""
-    pids = []
+    pids = {}
     for base in bases:
         port_arg = ["--port", base.rsplit(":", 1)[1]]
         serve = next(child for child in psutil.Process().children()
                      if any(child.cmdline()[i:i + 2] == port_arg for i in range(len(child.cmdline()))))
-        pids += worker_pids(serve, workers_per_base)
+        pids[base] = worker_pids(serve, workers_per_base)
     return pids
 
 

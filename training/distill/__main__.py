@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from service.config import REPO_ROOT
-from training.distill.teacher import TEACHER_NAME
+from training.distill.teacher import HOG, LOOSE, PHOTO, TEACHER_NAME
 from training.evaluation.cli import DEFAULT_CACHE, DEFAULT_LFW
 
 LFW_VECTORS = DEFAULT_CACHE / "teacher-lfw.npz"
@@ -20,8 +20,8 @@ def _lfw_images(lfw_dir: Path) -> list[str]:
     return sorted(str(p) for p in (lfw_dir / "lfw-deepfunneled").glob("*/*.jpg"))
 
 
-def lfw_teacher(lfw_dir: Path, workers: int, source: str = "loose"):  # Features (imported lazily, with dlib)
-    from training.distill.lfw import LOOSE, teacher_features
+def lfw_teacher(lfw_dir: Path, workers: int, source: str = LOOSE):  # Features (imported lazily, with dlib)
+    from training.distill.lfw import teacher_features
 
     cache = LFW_VECTORS if source == LOOSE else LFW_VECTORS.with_name(f"teacher-lfw-{source}.npz")
     return teacher_features(_lfw_images(lfw_dir), workers, cache, source)
@@ -50,9 +50,9 @@ def cmd_lfw(args: argparse.Namespace) -> None:
 
     listed = lfw_pairs(args.lfw_dir / "pairs.txt", args.lfw_dir / "lfw-deepfunneled")
     pairs, missing = present_pairs(listed)
-    source = "hog" if args.hog_box else "photo" if args.from_photo else "loose"
+    source = HOG if args.hog_box else PHOTO if args.from_photo else LOOSE
     features = lfw_teacher(args.lfw_dir, args.workers, source)
-    name = TEACHER_NAME if source == "loose" else f"{TEACHER_NAME}-{source}"
+    name = TEACHER_NAME if source == LOOSE else f"{TEACHER_NAME}-{source}"
     report = pair_report("lfw", name, "", pairs, features, missing, len(listed) - len(pairs))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"lfw-{name}.json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")

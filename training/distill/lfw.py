@@ -20,11 +20,20 @@ from service.vision.detector import CASCADE_VERSION
 from service.vision.face_choice import choose_faces
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
-from training.distill.teacher import LOOSE_SCALE, LOOSE_SIZE, MTCNN_TO_DLIB, DlibTeacher, TeacherFiles, loose_crop
+from training.distill.teacher import (
+    HOG,
+    LOOSE,
+    LOOSE_SCALE,
+    LOOSE_SIZE,
+    MTCNN_TO_DLIB,
+    PHOTO,
+    DlibTeacher,
+    TeacherFiles,
+    loose_crop,
+)
 from training.evaluation.features import POLICY, Features
 
 CHUNK = 16
-LOOSE, PHOTO, HOG = "loose", "photo", "hog"  # where the teacher's chip comes from (module docstring)
 _STATE: tuple[FacePipeline, DlibTeacher, str] | None = None  # per worker process: + the source
 
 

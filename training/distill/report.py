@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from training.distill.teacher import HOG, PHOTO
 from training.face_repro.rows import Row
 from training.face_repro.run import RowResult
 
@@ -24,8 +25,8 @@ def teacher_line(report: Path, label: str = "teacher: dlib_face_recognition_resn
 
 def teacher_lines(report: Path) -> list[str]:
     """The teacher's row through the training path, then through the variants `facever distill lfw` measured."""
-    variants = {"photo": "teacher: the same, dlib's chip cut from the photo (`--from-photo`)",
-                "hog": "teacher: the same from the photo, in dlib's own HOG box where it finds the face (`--hog-box`)"}
+    variants = {PHOTO: "teacher: the same, dlib's chip cut from the photo (`--from-photo`)",
+                HOG: "teacher: the same from the photo, in dlib's own HOG box where it finds the face (`--hog-box`)"}
     lines = [teacher_line(report, "teacher: dlib_face_recognition_resnet_model_v1 on our MTCNN box, via the "
                                   "loose crop (the training path)")]
     for source, label in variants.items():

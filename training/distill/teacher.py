@@ -30,6 +30,7 @@ DESCRIPTOR_FILE = f"{TEACHER_NAME}.dat"
 # dlib box from an MTCNN box of width w and height h: centre shifted by (dx*w, dy*h), size (sw*w, sh*h).
 # Medians over 398 LFW faces found by both detectors (`python -m training.distill.teacher --box-map`).
 MTCNN_TO_DLIB = (-0.036, 0.046, 1.127, 0.842)
+LOOSE, PHOTO, HOG = "loose", "photo", "hog"  # where the LFW teacher's chip comes from (training.distill.lfw)
 HOG_MIN_IOU = 0.3  # a HOG box overlapping the mapped MTCNN box less than this is another face
 
 

@@ -80,7 +80,8 @@ def test_teacher_tells_people_apart_through_the_loose_crop(teacher: DlibTeacher,
 
 
 def test_lfw_vectors_from_the_photo_agree_with_the_loose_crop_and_are_cached_apart(tmp_path) -> None:
-    from training.distill.lfw import PHOTO, teacher_features
+    from training.distill.lfw import teacher_features
+    from training.distill.teacher import PHOTO
 
     paths = [str(path) for path in PHOTOS.values()]
     cache = tmp_path / "teacher.npz"
