@@ -8,6 +8,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from service.config import REPO_ROOT
 from training.distill.teacher import HOG, LOOSE, PHOTO, TEACHER_NAME
@@ -80,6 +81,7 @@ def cmd_rows(args: argparse.Namespace) -> None:
     import shlex
     import shutil
 
+    from training.distill.fit import Fit
     from training.distill.report import SECTION, earlier_lines, section
     from training.distill.rows import PREFIX, RECIPE, row_epochs, rows
     from training.doc_sections import replace_section
@@ -100,14 +102,43 @@ def cmd_rows(args: argparse.Namespace) -> None:
         shutil.copyfile(result_path(args.out_dir, row, PREFIX), kept)
         print(f"{row.label}: LFW {100 * result.lfw_mean:.2f} ± {100 * result.lfw_std:.2f} %")
     results = {r.key: RowResult.load(p) for r in all_rows if (p := args.results / f"{r.key}.json").exists()}
+    if args.fit:
+        measure_fits(args, results, extra)
+    fits = {key: [Fit(**f) for f in json.loads(p.read_text())] for key in results
+            if (p := args.results / f"{key}.fit.json").exists()}
     shaping = ["--epochs", f"{args.epochs:g}", *(part for o in args.overrides for part in ("--set", o))]
     command = " ".join(["facever distill rows", *map(shlex.quote, shaping)])
     teacher_report = REPO_ROOT / "docs" / "evaluation" / f"lfw-{TEACHER_NAME}.json"
     document = args.docs / "reproduction.md"
     earlier = earlier_lines(document.read_text()) if document.exists() else {}
-    body = section(command, args.epochs, all_rows, results, teacher_report, earlier)
+    body = section(command, args.epochs, all_rows, results, teacher_report, earlier, fits)
     replace_section(document, SECTION, body, "# Reproduction report\n")
     print(f"wrote {args.docs / 'reproduction.md'}")
+
+
+def measure_fits(args: argparse.Namespace, results: dict[str, Any], extra: tuple[str, ...]) -> None:
+    """Each trained row's fit to the teacher (training.distill.fit) on the recipe's folders and LFW, kept as
+    RESULTS/<key>.fit.json; rows whose checkpoint is gone or that had no teacher are skipped."""
+    from training.config import load_config
+    from training.distill.fit import checkpoint_fit
+    from training.distill.rows import RECIPE
+    from training.quick_eval import aligned_lfw
+
+    cfg = load_config(Path(RECIPE), list(extra))
+    folders = [cfg.data.dir, *cfg.distill.unlabelled]
+    _, aligned = aligned_lfw(args.lfw_dir, None, args.workers, DEFAULT_CACHE)
+    teacher = lfw_teacher(args.lfw_dir, args.workers)
+    rows = teacher.rows(aligned.paths)
+    found = ~aligned.fallback & ~teacher.fallback[rows]  # a face found by both pipelines
+    lfw_crops, lfw_vectors = aligned.crops[found], teacher.vectors[rows][found]
+    for key, result in results.items():
+        if not Path(result.checkpoint).exists():
+            print(f"row {key}: checkpoint {result.checkpoint} is gone; its fit is not measured")
+            continue
+        fits = checkpoint_fit(Path(result.checkpoint), folders, lfw_crops, lfw_vectors, args.fit_faces)
+        if fits is not None:
+            (args.results / f"{key}.fit.json").write_text(json.dumps([asdict(f) for f in fits], indent=1) + "\n")
+            print(f"row {key}: " + "; ".join(f"{f.faces} cos {f.feature_cosine:.3f} r {f.relation_r:.3f}" for f in fits))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--epochs", type=float, default=7.0, help="epochs over the whole set (default 7)")
     table.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="override the recipe for every row (repeatable)")
+    table.add_argument("--fit", action="store_true", help="also measure how closely each trained row follows "
+                       "the teacher on faces it saw and did not see (kept beside its result)")
+    table.add_argument("--fit-faces", type=int, default=3000, help="faces sampled per set for --fit (default 3000)")
     table.add_argument("--out-dir", type=Path, default=Path("runs/distill"))
     table.add_argument("--results", type=Path, default=REPO_ROOT / "docs" / "evaluation" / "distill-rows",
                        help="folder of each row's result JSON, which the report is written from")

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from training.distill.fit import Fit
 from training.distill.teacher import HOG, PHOTO
 from training.face_repro.rows import Row
 from training.face_repro.run import RowResult
@@ -66,9 +67,29 @@ def table(all_rows: list[Row], results: dict[str, RowResult], earlier: dict[str,
     return "\n".join(lines)
 
 
+FIT_INTRO = ("How closely each student follows the teacher (`--fit`, `training/distill/fit.py`): on a sample of "
+             "{faces} faces of each set, the mean cosine between the mapped feature P f and the centred teacher "
+             "vector t - m (1 - L_feat), and between every two faces of the sample the RMSE and Pearson r of the "
+             "student's cosine against the teacher's mapped cosine (the relational term's target). A student "
+             "that fits the faces it trained on much better than unseen ones is short of data; one that fits "
+             "neither is short of capacity or steps.")
+
+
+def fit_table(all_rows: list[Row], fits: dict[str, list[Fit]]) -> str:
+    lines = ["| row | faces | seen in training | feature cosine | pair cosine RMSE | pair cosine r |",
+             "|---|---|---|---|---|---|"]
+    for row in all_rows:
+        for f in fits.get(row.key, []):
+            lines.append(f"| {row.label} | {f.faces} ({f.count:,}) | {'yes' if f.seen else 'no'} | "
+                         f"{f.feature_cosine:.3f} | {f.relation_rmse:.3f} | {f.relation_r:.3f} |")
+    return "\n".join(lines)
+
+
 def section(command: str, epochs: float, all_rows: list[Row], results: dict[str, RowResult],
-            teacher_report: Path, earlier: dict[str, str]) -> str:
-    """The section's text; `earlier` (from earlier_lines) keeps the lines of rows whose result file is gone."""
+            teacher_report: Path, earlier: dict[str, str], fits: dict[str, list[Fit]] | None = None) -> str:
+    """The section's text; `earlier` (from earlier_lines) keeps the lines of rows whose result file is gone;
+    `fits` (row key -> training.distill.fit results) adds the fit table."""
+    fits = fits or {}
     missing = [r.label for r in all_rows if r.key not in results and r.label not in earlier]
     label_free = {r.key for r in all_rows if "distill.use_labels=false" in r.overrides}
     return "\n".join([
@@ -82,4 +103,5 @@ def section(command: str, epochs: float, all_rows: list[Row], results: dict[str,
         table(all_rows, results, earlier, teacher_report, label_free), "",
         *([KEPT_NOTE, ""] if any(r.key not in results and r.label in earlier for r in all_rows) else []),
         *(["Not run yet: " + "; ".join(missing) + ".", ""] if missing else []),
+        *([FIT_INTRO.format(faces=f"up to {max(f.count for fs in fits.values() for f in fs):,}"), "", fit_table(all_rows, fits), ""] if fits else []),
     ])
