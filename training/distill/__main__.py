@@ -1,5 +1,5 @@
-"""`facever distill gather-celeba|teach|lfw|overlap|duplicates|rows`: the unlabelled faces, the teacher's cache, its
-LFW row, the near-duplicate search and the comparison rows."""
+"""`facever distill gather-celeba|gather-utkface|teach|lfw|overlap|duplicates|rows`: the unlabelled faces, the
+teacher's cache, its LFW row, the near-duplicate search and the comparison rows."""
 
 from __future__ import annotations
 
@@ -35,6 +35,17 @@ def cmd_gather_celeba(args: argparse.Namespace) -> None:
     print(f"{args.out}: {done.photos} photos of {done.people} people; skipped {done.labelled_people} of people the "
           f"labelled subset holds, {done.duplicates} found again in a later copy, {done.unknown} not in "
           f"{args.identities.name}")
+
+
+def cmd_gather_utkface(args: argparse.Namespace) -> None:
+    from training.distill.utkface import ADULT, CHILD, split_by_age
+
+    try:
+        done = split_by_age(args.source, args.out, args.child_age)
+    except (FileExistsError, ValueError) as error:
+        raise SystemExit(f"facever distill gather-utkface: {error}") from None
+    print(f"{args.out}: {done.adults} faces aged {args.child_age}+ in {args.out / ADULT}, {done.children} younger in "
+          f"{args.out / CHILD}; {done.unnamed} files without an age in their name skipped")
 
 
 def cmd_teach(args: argparse.Namespace) -> None:
@@ -143,6 +154,7 @@ def measure_fits(args: argparse.Namespace, results: dict[str, Any], extra: tuple
 
 def build_parser() -> argparse.ArgumentParser:
     from training.distill.overlap import DUPLICATE_COSINE
+    from training.distill.utkface import CHILD_AGE
 
     parser = argparse.ArgumentParser(prog="facever distill", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     gather.add_argument("--labelled", type=Path, default=REPO_ROOT.parent / "shared" / "data" / "celeba" / "manifest.csv",
                         help="the labelled subset's manifest.csv (its people are left out)")
     gather.add_argument("--out", type=Path, required=True, help="new folder: OUT/<identity>/<file>")
+    utk = sub.add_parser("gather-utkface", help="split UTKFace's faces into adults and children by the age in "
+                         "their file names")
+    utk.add_argument("source", type=Path, help="folder of UTKFace faces (e.g. data/UTKFace/unlabeled/)")
+    utk.add_argument("--out", type=Path, required=True, help="new folder: OUT/adult/<age>/ and OUT/child/<age>/")
+    utk.add_argument("--child-age", type=int, default=CHILD_AGE, help=f"ages under this are children (default "
+                     f"{CHILD_AGE})")
     teach = sub.add_parser("teach", parents=[common], help="cache the teacher's vector of every face of packed folders")
     teach.add_argument("data_dir", type=Path, nargs="+", help="folders made by `facever prepare` (with loose crops)")
     lfw = sub.add_parser("lfw", parents=[common], help="the teacher's own row on all LFW pairs (10 folds)")
@@ -185,7 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"gather-celeba": cmd_gather_celeba, "teach": cmd_teach, "lfw": cmd_lfw, "overlap": cmd_overlap, "duplicates": cmd_duplicates,
+COMMANDS = {"gather-celeba": cmd_gather_celeba, "gather-utkface": cmd_gather_utkface, "teach": cmd_teach,
+            "lfw": cmd_lfw, "overlap": cmd_overlap, "duplicates": cmd_duplicates,
             "rows": cmd_rows}
 
 
