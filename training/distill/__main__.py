@@ -107,7 +107,14 @@ def cmd_rows(args: argparse.Namespace) -> None:
     lfw = LfwPairs(*aligned_lfw(args.lfw_dir, None, args.workers, DEFAULT_CACHE)) if to_run else None
     extra = tuple(args.overrides)
     for row in to_run:
-        result = run_row(row, row_epochs(row, args.epochs, extra), lfw, args.out_dir, extra, RECIPE, PREFIX)
+        try:
+            epochs = row_epochs(row, args.epochs, extra)
+        except FileNotFoundError as missing:  # a row's data not prepared (e.g. UTKFace): the others still run
+            if args.rows is not None:
+                raise SystemExit(f"row {row.key}: {missing}") from None
+            print(f"row {row.key} skipped: {missing}")
+            continue
+        result = run_row(row, epochs, lfw, args.out_dir, extra, RECIPE, PREFIX)
         kept = args.results / f"{row.key}.json"  # the report's source, kept beside it (runs/ is not)
         kept.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(result_path(args.out_dir, row, PREFIX), kept)
@@ -187,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     overlap.add_argument("--threshold", type=float, default=DUPLICATE_COSINE, help="teacher cosine of a duplicate")
     dup = sub.add_parser("duplicates", parents=[common], help="measure the duplicate threshold on LFW")
     dup.add_argument("--images", type=int, default=500, help="LFW images re-encoded as training-like copies")
-    table = sub.add_parser("rows", parents=[common], help="train and score the distillation rows (a)-(f)")
+    table = sub.add_parser("rows", parents=[common], help="train and score the distillation rows (a)-(h)")
     table.add_argument("--rows", nargs="*", help="row keys to run (default: all, in the order of rows.py; none: "
                        "only rewrite the report)")
     table.add_argument("--epochs", type=float, default=7.0, help="epochs over the whole set (default 7)")

@@ -1,7 +1,7 @@
-"""The distillation comparison: rows (a)-(f) of one recipe (configs/cpu_distill.yaml), each changing its losses or data.
+"""The distillation comparison: rows (a)-(h) of one recipe (configs/cpu_distill.yaml), each changing its losses or data.
 
-Every row takes the same number of optimizer steps (same batch, schedule and seed): the rows trained on the
-labelled faces alone run proportionally more epochs over their smaller set.
+Every row takes the same number of optimizer steps (same batch, schedule and seed): a row with fewer faces than
+the recipe (the labelled ones alone) runs proportionally more epochs, one with more (UTKFace added) fewer.
 """
 
 from __future__ import annotations
@@ -16,6 +16,9 @@ LAMBDA, WARMUP = 6.0, 2.0  # the recipe's RegularFace λ and its warm-up epochs
 NO_UNLABELLED = "distill.unlabelled=[]"
 NO_TEACHER = "distill.weight=0"
 NO_RF, NO_IAM = "loss.lambda_=0", "loss.beta=0"
+CELEBA_EXTRA, UTK_ADULT, UTK_CHILD = "data/celeba-extra-loose", "data/utkface-adult-loose", "data/utkface-child-loose"
+WITH_ADULTS = f"distill.unlabelled=[{CELEBA_EXTRA},{UTK_ADULT}]"
+WITH_ADULTS_AND_CHILDREN = f"distill.unlabelled=[{CELEBA_EXTRA},{UTK_ADULT},{UTK_CHILD}]"
 
 
 def rows() -> list[Row]:
@@ -27,12 +30,13 @@ def rows() -> list[Row]:
         Row("c", "(c) KD + CosFace", (NO_RF, NO_IAM)),
         Row("d", "(d) KD + CosFace + RF", (NO_IAM,), LAMBDA, WARMUP),
         Row("b", "(b) KD only, no labels", ("distill.use_labels=false", NO_RF, NO_IAM)),
+        Row("g", "(g) = (e) with UTKFace's adults added", (WITH_ADULTS,), LAMBDA, WARMUP),
+        Row("h", "(h) = (e) with UTKFace's adults and children added", (WITH_ADULTS_AND_CHILDREN,), LAMBDA, WARMUP),
     ]
 
 
 def row_epochs(row: Row, epochs: float, extra: tuple[str, ...] = ()) -> float:
     """Epochs that give `row` the step count of `epochs` over the recipe's whole set (labelled + unlabelled)."""
-    if NO_UNLABELLED not in row.overrides:
-        return epochs
-    full = training_set(load_config(RECIPE, list(extra)))
-    return round(epochs * len(full) / full.labelled_count, 3)
+    full = len(training_set(load_config(RECIPE, list(extra))))
+    own = len(training_set(load_config(RECIPE, [*extra, *row.overrides])))
+    return epochs if own == full else round(epochs * full / own, 3)
