@@ -137,26 +137,30 @@ def cmd_rows(args: argparse.Namespace) -> None:
 def measure_fits(args: argparse.Namespace, results: dict[str, Any], extra: tuple[str, ...]) -> None:
     """Each trained row's fit to the teacher (training.distill.fit) on the recipe's folders and LFW, kept as
     RESULTS/<key>.fit.json; rows whose checkpoint is gone or that had no teacher are skipped."""
+    import numpy as np
+
     from training.config import load_config
-    from training.distill.fit import checkpoint_fit
+    from training.distill.fit import FaceSample, checkpoint_fit, packed_sample, sample
     from training.distill.rows import RECIPE
     from training.quick_eval import aligned_lfw
 
     cfg = load_config(Path(RECIPE), list(extra))
-    folders = [cfg.data.dir, *cfg.distill.unlabelled]
     _, aligned = aligned_lfw(args.lfw_dir, None, args.workers, DEFAULT_CACHE)
     teacher = lfw_teacher(args.lfw_dir, args.workers)
     rows = teacher.rows(aligned.paths)
-    found = ~aligned.fallback & ~teacher.fallback[rows]  # a face found by both pipelines
-    lfw_crops, lfw_vectors = aligned.crops[found], teacher.vectors[rows][found]
+    found = np.flatnonzero(~aligned.fallback & ~teacher.fallback[rows])  # a face found by both pipelines
+    lfw = found[sample(len(found), args.fit_faces)]
+    samples = [*(packed_sample(Path(folder), args.fit_faces) for folder in [cfg.data.dir, *cfg.distill.unlabelled]),
+               FaceSample("LFW", None, aligned.crops[lfw], teacher.vectors[rows[lfw]])]
     for key, result in results.items():
         if not Path(result.checkpoint).exists():
             print(f"row {key}: checkpoint {result.checkpoint} is gone; its fit is not measured")
             continue
-        fits = checkpoint_fit(Path(result.checkpoint), folders, lfw_crops, lfw_vectors, args.fit_faces)
+        fits = checkpoint_fit(Path(result.checkpoint), samples)
         if fits is not None:
             (args.results / f"{key}.fit.json").write_text(json.dumps([asdict(f) for f in fits], indent=1) + "\n")
-            print(f"row {key}: " + "; ".join(f"{f.faces} cos {f.feature_cosine:.3f} r {f.relation_r:.3f}" for f in fits))
+            summary = "; ".join(f"{f.faces} cos {f.feature_cosine:.3f} r {f.relation_r:.3f}" for f in fits)
+            print(f"row {key}: {summary}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,6 +22,7 @@ from service.vision.embedder import preprocess
 from training.data.dataset import PackedFaces
 from training.distill.cache import load_teacher_vectors
 from training.distill.dataset import overlap_excluded
+from training.losses.distill import feature_term, pair_cosines
 
 BATCH = 256
 
@@ -54,17 +55,14 @@ def measure_fit(features: np.ndarray, teacher: np.ndarray, projection: np.ndarra
     `projection` (D_t, D_s) and the training faces' mean teacher vector `mean` (D_t,)."""
     if len(features) < 2:
         raise ValueError(f"{faces}: the relational fit needs at least two faces, got {len(features)}")
-    projected = features @ projection.T
-    target = teacher - mean
-    cosine = np.sum(projected * target, axis=1) / (np.linalg.norm(projected, axis=1) * np.linalg.norm(target, axis=1))
-    s = features / np.linalg.norm(features, axis=1, keepdims=True)
-    t = teacher / np.linalg.norm(teacher, axis=1, keepdims=True)
-    offset = float(mean @ mean)
-    upper = np.triu_indices(len(features), k=1)
-    student_cos, teacher_cos = (s @ s.T)[upper], ((t @ t.T - offset) / (1.0 - offset))[upper]
-    rmse = float(np.sqrt(np.mean((student_cos - teacher_cos) ** 2)))
-    r = float(np.corrcoef(student_cos, teacher_cos)[0, 1])
-    return Fit(faces, seen, len(features), float(cosine.mean()), rmse, r)
+    f, t, m = (torch.from_numpy(np.asarray(a, np.float32)) for a in (features, teacher, mean))
+    feature = feature_term(f @ torch.from_numpy(np.asarray(projection, np.float32)).T, t - m)
+    student_cos, teacher_cos = pair_cosines(f, t, float(m @ m))
+    upper = torch.triu_indices(len(f), len(f), offset=1)
+    student_cos, teacher_cos = student_cos[upper[0], upper[1]], teacher_cos[upper[0], upper[1]]
+    rmse = float((student_cos - teacher_cos).pow(2).mean().sqrt())
+    r = float(torch.corrcoef(torch.stack([student_cos, teacher_cos]))[0, 1])
+    return Fit(faces, seen, len(features), 1.0 - float(feature), rmse, r)
 
 
 def sample(count: int, size: int, seed: int = 0) -> np.ndarray:
@@ -74,20 +72,28 @@ def sample(count: int, size: int, seed: int = 0) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(count, size, replace=False))
 
 
-def packed_sample(data_dir: Path, size: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Crops (n, 112, 96, 3) and unit teacher vectors (n, 128) of `size` random faces of a packed folder with a
-    teacher cache, its LFW near-duplicates left out (as in training)."""
+@dataclass(frozen=True)
+class FaceSample:
+    """Sampled faces of one set: crops (n, 112, 96, 3) uint8 and their unit teacher vectors (n, 128)."""
+
+    name: str
+    folder: Path | None  # the packed folder, or None for an evaluation set (never trained on)
+    crops: np.ndarray
+    teacher: np.ndarray
+
+
+def packed_sample(data_dir: Path, size: int, seed: int = 0) -> FaceSample:
+    """`size` random faces of a packed folder with a teacher cache, its LFW near-duplicates left out (as in
+    training)."""
     faces = PackedFaces(data_dir, train=False, exclude=overlap_excluded(data_dir))
     chosen = sample(len(faces), size, seed)
     crops = np.stack([faces.crop(int(i)) for i in chosen])
-    return crops, load_teacher_vectors(data_dir)[faces.source_index[chosen]]
+    return FaceSample(data_dir.name, data_dir, crops, load_teacher_vectors(data_dir)[faces.source_index[chosen]])
 
 
-def checkpoint_fit(checkpoint: Path, folders: list[Path], lfw_crops: np.ndarray, lfw_teacher: np.ndarray,
-                   size: int) -> list[Fit] | None:
-    """Fits of a distillation checkpoint on `size` faces of each packed folder (seen: named by its recipe) and
-    on LFW's crops (n, 112, 96, 3) with their teacher vectors (n, 128); None when the run had no teacher
-    (distill.weight 0 leaves the map P untrained)."""
+def checkpoint_fit(checkpoint: Path, samples: list[FaceSample]) -> list[Fit] | None:
+    """Fits of a distillation checkpoint on each sample (seen: its folder is one the run's recipe trained on);
+    None when the run had no teacher (distill.weight 0 leaves the map P untrained)."""
     from training.release import load_backbone  # torch model code: imported when a checkpoint is measured
 
     net, ckpt = load_backbone(checkpoint)
@@ -97,12 +103,5 @@ def checkpoint_fit(checkpoint: Path, folders: list[Path], lfw_crops: np.ndarray,
     projection = ckpt["distill"]["projection.weight"].numpy()
     mean = ckpt["distill"]["teacher_mean"].numpy()
     trained_on = {Path(cfg["data"]["dir"]).resolve(), *(Path(p).resolve() for p in cfg["distill"]["unlabelled"])}
-    fits = []
-    for folder in folders:
-        crops, teacher = packed_sample(folder, size)
-        fits.append(measure_fit(student_features(net, crops), teacher, projection, mean, folder.name,
-                                folder.resolve() in trained_on))
-    chosen = sample(len(lfw_crops), size)
-    fits.append(measure_fit(student_features(net, lfw_crops[chosen]), lfw_teacher[chosen], projection, mean,
-                            "LFW", False))
-    return fits
+    return [measure_fit(student_features(net, s.crops), s.teacher, projection, mean, s.name,
+                        s.folder is not None and s.folder.resolve() in trained_on) for s in samples]

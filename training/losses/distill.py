@@ -43,14 +43,20 @@ def feature_term(projected: Tensor, teacher: Tensor) -> Tensor:
     return (1.0 - F.cosine_similarity(projected, teacher, dim=1)).mean()
 
 
+def pair_cosines(student: Tensor, teacher: Tensor, offset: float = 0.0) -> tuple[Tensor, Tensor]:
+    """The (B, B) pairwise cosines of student (B, D_s) rows and the teacher's (B, D_t) mapped by
+    (cos - offset) / (1 - offset), offset < 1: what the relational term compares."""
+    s, t = F.normalize(student, dim=1), F.normalize(teacher, dim=1)
+    return s @ s.T, (t @ t.T - offset) / (1.0 - offset)
+
+
 def relation_term(student: Tensor, teacher: Tensor, offset: float = 0.0) -> Tensor:
-    """Mean squared difference of the off-diagonal pairwise cosines, the teacher's mapped by (cos - offset) /
-    (1 - offset): student (B, D_s), teacher (B, D_t), B >= 2, offset < 1."""
+    """Mean squared difference of the off-diagonal pair_cosines: student (B, D_s), teacher (B, D_t), B >= 2."""
     batch = student.shape[0]
     if batch < 2:
         raise ValueError("the relational term needs at least two faces in the batch")
-    s, t = F.normalize(student, dim=1), F.normalize(teacher, dim=1)
-    diff = s @ s.T - (t @ t.T - offset) / (1.0 - offset)
+    student_cos, teacher_cos = pair_cosines(student, teacher, offset)
+    diff = student_cos - teacher_cos
     off_diagonal = ~torch.eye(batch, dtype=torch.bool, device=student.device)
     return diff[off_diagonal].pow(2).mean()
 

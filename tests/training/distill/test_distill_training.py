@@ -16,7 +16,7 @@ from training.config import TrainConfig, load_config  # noqa: E402
 from training.data.dataset import PackedFaces  # noqa: E402
 from training.distill.cache import load_teacher_vectors  # noqa: E402
 from training.distill.dataset import UNLABELLED, DistillFaces  # noqa: E402
-from training.distill.fit import checkpoint_fit  # noqa: E402
+from training.distill.fit import FaceSample, checkpoint_fit, packed_sample  # noqa: E402
 from training.distill.overlap import find_overlap  # noqa: E402
 from training.distill.report import KEPT_NOTE, earlier_lines, section  # noqa: E402
 from training.distill.rows import NO_IAM, NO_RF, NO_TEACHER, NO_UNLABELLED, row_epochs, rows  # noqa: E402
@@ -139,15 +139,16 @@ def test_a_row_whose_result_is_gone_keeps_its_line_marked_earlier(tmp_path: Path
 def test_the_fit_to_the_teacher_tells_seen_from_unseen_faces(folders: tuple[Path, Path], tmp_path: Path) -> None:
     labelled, unlabelled = folders
     faces = PackedFaces(labelled, train=False)
-    lfw_crops = np.stack([faces.crop(i) for i in range(len(faces))])  # stands in for LFW: any crops with vectors
-    lfw_teacher = load_teacher_vectors(labelled)[faces.source_index]
+    lfw = FaceSample("LFW", None, np.stack([faces.crop(i) for i in range(5)]),  # any crops with vectors
+                     load_teacher_vectors(labelled)[faces.source_index[:5]])
+    samples = [packed_sample(labelled, 5), packed_sample(unlabelled, 5), lfw]
     without = train(_cfg(folders, tmp_path / "f", "max_steps=2", "batch_size=4", "distill.unlabelled=[]"))
-    fits = checkpoint_fit(without.checkpoint, [labelled, unlabelled], lfw_crops, lfw_teacher, size=5)
+    fits = checkpoint_fit(without.checkpoint, samples)
     expected = [("labelled", True, 5), ("unlabelled", False, 5), ("LFW", False, 5)]
     assert [(f.faces, f.seen, f.count) for f in fits] == expected
     assert all(-1 <= f.feature_cosine <= 1 and -1 <= f.relation_r <= 1 and f.relation_rmse >= 0 for f in fits)
     no_teacher = train(_cfg(folders, tmp_path / "a", "max_steps=2", "distill.weight=0"))
-    assert checkpoint_fit(no_teacher.checkpoint, [labelled], lfw_crops, lfw_teacher, size=5) is None
+    assert checkpoint_fit(no_teacher.checkpoint, samples) is None
     result = RowResult("f", "(f) = (e) without the unlabelled faces", [], 6.0, 8, 2, 0.9, 0.01, 0.98, 0.7, 0.1, 0.01,
                        1.0, str(without.checkpoint))
     text = section("facever distill rows", 8, rows(), {"f": result}, tmp_path / "none.json", {}, {"f": fits})
