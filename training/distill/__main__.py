@@ -198,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     overlap.add_argument("--threshold", type=float, default=DUPLICATE_COSINE, help="teacher cosine of a duplicate")
     dup = sub.add_parser("duplicates", parents=[common], help="measure the duplicate threshold on LFW")
     dup.add_argument("--images", type=int, default=500, help="LFW images re-encoded as training-like copies")
-    table = sub.add_parser("rows", parents=[common], help="train and score the distillation rows (a)-(h)")
+    table = sub.add_parser("rows", parents=[common], help="train and score the distillation rows (a)-(j)")
     table.add_argument("--rows", nargs="*", help="row keys to run (default: all, in the order of rows.py; none: "
                        "only rewrite the report)")
     table.add_argument("--epochs", type=float, default=7.0, help="epochs over the whole set (default 7)")

@@ -1,4 +1,4 @@
-"""docs/reproduction.md's distillation section: rows (a)-(h) and the teacher's own row on all LFW pairs."""
+"""docs/reproduction.md's distillation section: rows (a)-(j) and the teacher's own row on all LFW pairs."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def earlier_lines(document: str) -> dict[str, str]:
     """The table lines of the section in `document`, by row label: a row whose result file is gone keeps its line."""
     lines = {}
     for line in document.split(f"<!-- {SECTION}:start -->")[-1].split(f"<!-- {SECTION}:end -->")[0].splitlines():
-        found = re.match(r"\| (\([a-h]\) [^|]*?)(?:" + re.escape(EARLIER) + r")? \|", line)
+        found = re.match(r"\| (\([a-j]\) [^|]*?)(?:" + re.escape(EARLIER) + r")? \|", line)
         if found:
             lines[found.group(1)] = line if EARLIER in line else line.replace(found.group(1), found.group(1) + EARLIER, 1)
     return lines
@@ -93,12 +93,12 @@ def section(command: str, epochs: float, all_rows: list[Row], results: dict[str,
     missing = [r.label for r in all_rows if r.key not in results and r.label not in earlier]
     label_free = {r.key for r in all_rows if "distill.use_labels=false" in r.overrides}
     return "\n".join([
-        "### Distillation from dlib's face network (same steps, seed and schedule for every row)", "",
+        "### Distillation from dlib's face network (same steps, seed and schedule for every row but (i))", "",
         (f"Produced by `{command}` (each row trains once and is kept; re-running adds missing rows) and "
          "`facever distill lfw` (with the option each names) for the teacher's rows. Recipe `training/configs/cpu_distill.yaml`: ResNet20 × 0.25, "
          f"{epochs:g} epochs over CelebA + CACD (labelled) and the unlabelled faces, batch 128, SGD lr 0.1 cosine, "
-         "seed 0; every row takes the same number of steps, so a row with fewer faces (no unlabelled ones) runs more "
-         "epochs and one with more (UTKFace added) fewer. The rows' changes are in `training/distill/rows.py`. LFW: all 6,000 pairs, orig + flip, "
+         "seed 0; every row but (i), which takes twice as many, takes the same number of steps, so a row with fewer "
+         "faces (no unlabelled ones) runs more epochs and one with more (UTKFace added) fewer. The rows' changes are in `training/distill/rows.py`. LFW: all 6,000 pairs, orig + flip, "
          "threshold from the other 9 folds; training faces that near-duplicate an LFW image are left out."), "",
         table(all_rows, results, earlier, teacher_report, label_free), "",
         *([KEPT_NOTE, ""] if any(r.key not in results and r.label in earlier for r in all_rows) else []),

@@ -1,7 +1,9 @@
-"""The distillation comparison: rows (a)-(h) of one recipe (configs/cpu_distill.yaml), each changing its losses or data.
+"""The distillation comparison: rows (a)-(j) of one recipe (configs/cpu_distill.yaml), each changing its losses,
+data, steps or width.
 
-Every row takes the same number of optimizer steps (same batch, schedule and seed): a row with fewer faces than
-the recipe (the labelled ones alone) runs proportionally more epochs, one with more (UTKFace added) fewer.
+Every row but (i) takes the same number of optimizer steps (same batch, schedule and seed): a row with fewer faces
+than the recipe (the labelled ones alone) runs proportionally more epochs, one with more (UTKFace added) fewer.
+(i) takes twice the steps and (j) a network of twice the channels, so the two tell time and width apart as limits.
 """
 
 from __future__ import annotations
@@ -32,11 +34,18 @@ def rows() -> list[Row]:
         Row("b", "(b) KD only, no labels", ("distill.use_labels=false", NO_RF, NO_IAM)),
         Row("g", "(g) = (e) with UTKFace's adults added", (WITH_ADULTS,), LAMBDA, WARMUP),
         Row("h", "(h) = (e) with UTKFace's adults and children added", (WITH_ADULTS_AND_CHILDREN,), LAMBDA, WARMUP),
+        Row("i", "(i) = (e) with twice the steps", (), LAMBDA, WARMUP),
+        Row("j", "(j) = (e) at twice the width (ResNet20 × 0.5)", ("width=0.5",), LAMBDA, WARMUP),
     ]
 
 
+STEP_FACTORS = {"i": 2.0}  # rows that train longer than the common step count, by this factor
+
+
 def row_epochs(row: Row, epochs: float, extra: tuple[str, ...] = ()) -> float:
-    """Epochs that give `row` the step count of `epochs` over the recipe's whole set (labelled + unlabelled)."""
+    """Epochs that give `row` the step count of `epochs` over the recipe's whole set (labelled + unlabelled),
+    times its STEP_FACTORS entry."""
     full = len(training_set(load_config(RECIPE, list(extra))))
     own = len(training_set(load_config(RECIPE, [*extra, *row.overrides])))
+    epochs *= STEP_FACTORS.get(row.key, 1.0)
     return epochs if own == full else round(epochs * full / own, 3)

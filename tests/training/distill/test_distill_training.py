@@ -89,7 +89,7 @@ def test_training_with_a_teacher_learns_it_and_resumes_exactly(folders: tuple[Pa
 
 def test_rows_cover_the_comparison_and_share_the_step_count(folders: tuple[Path, Path]) -> None:
     by_key = {r.key: r for r in rows()}
-    assert list(by_key)[0] == "e" and set(by_key) == set("abcdefgh")
+    assert list(by_key)[0] == "e" and set(by_key) == set("abcdefghij")
     assert {NO_TEACHER, NO_UNLABELLED} <= set(by_key["a"].overrides)
     assert "distill.use_labels=false" in by_key["b"].overrides and "loss.beta=0" in by_key["b"].overrides
     assert NO_UNLABELLED not in by_key["e"].overrides and NO_UNLABELLED in by_key["f"].overrides
@@ -98,6 +98,8 @@ def test_rows_cover_the_comparison_and_share_the_step_count(folders: tuple[Path,
     extra = (f"data.dir={labelled}", f"distill.unlabelled=[{unlabelled}]")
     # 7 labelled faces (2 dropped as LFW copies) + 9 unlabelled: the labelled-only rows run 16/7 as many epochs
     assert row_epochs(by_key["f"], 7.0, extra) == 16.0 and row_epochs(by_key["e"], 7.0, extra) == 7.0
+    assert row_epochs(by_key["i"], 7.0, extra) == 14.0 and "width=0.5" in by_key["j"].overrides
+    assert row_epochs(by_key["j"], 7.0, extra) == 7.0  # a wider network, the same steps
     more = Row("m", "more unlabelled faces", (f"distill.unlabelled=[{unlabelled},{unlabelled}]",))
     assert row_epochs(more, 7.0, extra) == round(7.0 * 16 / 25, 3)  # 7 + 2 x 9 faces take 16 faces' steps
     missing = Row("u", "a folder not prepared", (f"distill.unlabelled=[{unlabelled.parent / 'absent'}]",))
