@@ -45,7 +45,7 @@ def earlier_lines(document: str) -> dict[str, str]:
     """The table lines of the section in `document`, by row label: a row whose result file is gone keeps its line."""
     lines = {}
     for line in document.split(f"<!-- {SECTION}:start -->")[-1].split(f"<!-- {SECTION}:end -->")[0].splitlines():
-        found = re.match(r"\| (\([a-j]\) [^|]*?)(?:" + re.escape(EARLIER) + r")? \|", line)
+        found = re.match(r"\| (\([a-z]\) [^|]*?)(?:" + re.escape(EARLIER) + r")? \|", line)
         if found:
             lines[found.group(1)] = line if EARLIER in line else line.replace(found.group(1), found.group(1) + EARLIER, 1)
     return lines
