@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Self
 
 import numpy as np
-from scipy.stats import beta
 
 from service.decisions import comparison_far, threshold_at
 from service.gallery.templates import mean_template
 from service.vision.model_card import Calibration, FarCurve, OpenSetCurve
+from training.evaluation.person_rates import Rate
 
 TEMPLATE_SIZES = (1, 2, 3, 5, 10)
 FAR_GRID = tuple(10 ** (-k / 4) for k in range(4, 33))  # 1e-1 .. 1e-8 in quarter decades
@@ -48,6 +48,7 @@ class People:
     vectors: np.ndarray  # (N, D) unit rows
     person: np.ndarray  # (N,) int person index
     person_set: np.ndarray  # (P,) int set of each person
+    names: tuple[str, ...] = ()  # (P,) each person's name, where known
 
     def rows_of(self, sets: Sequence[int]) -> np.ndarray:
         return np.flatnonzero(np.isin(self.person_set[self.person], sets))
@@ -70,17 +71,24 @@ def people_of(names: Sequence[str], vectors: np.ndarray, sets: dict[str, int]) -
     if unknown:
         raise ValueError(f"{len(unknown)} people are in no people.txt set, e.g. {unknown[:3]}")
     unique, person = np.unique(np.asarray(names), return_inverse=True)
-    return People(np.asarray(vectors, np.float32), person, np.array([sets[name] for name in unique]))
+    return People(np.asarray(vectors, np.float32), person, np.array([sets[name] for name in unique]),
+                  tuple(str(name) for name in unique))
 
 
 @dataclass(frozen=True)
 class Scores:
-    """Genuine and impostor similarities of probes against templates of one size."""
+    """Genuine and impostor similarities of probes against templates of one size, with the people behind each score
+    (person indices of People)."""
 
     faces: int
-    genuine: np.ndarray
-    impostor: np.ndarray
+    genuine: np.ndarray  # (G,)
+    impostor: np.ndarray  # (M,)
     templates: int
+    genuine_person: np.ndarray  # (G,) the person of probe and template
+    impostor_probe: np.ndarray  # (M,) the probe's person
+    impostor_template: np.ndarray  # (M,) the template's person
+    probe_photos: np.ndarray  # (P,) photos of each person among the rows scored
+    templates_per_person: np.ndarray  # (P,)
 
 
 def _best_face(probes: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
@@ -101,7 +109,8 @@ def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random
     `scoring` (a key of SCORINGS: the service's mean template, or the best single face for comparison)."""
     score = SCORINGS[scoring]
     person = people.person[rows]
-    genuine, impostor, templates = [], [], 0
+    genuine, impostor, genuine_person, impostor_template = [], [], [], []
+    templates_per_person = np.zeros(len(people.person_set), np.int64)
     for who in np.unique(person):
         own = rows[person == who]
         if len(own) < faces:
@@ -111,10 +120,17 @@ def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random
             rng.choice(own, faces, replace=False) for _ in range(DRAWS)]
         for enrolled in draws:
             genuine.append(score(people.vectors[np.setdiff1d(own, enrolled)], people.vectors[enrolled]))
+            genuine_person.append(np.full(len(genuine[-1]), who, np.int32))
             impostor.append(score(others, people.vectors[enrolled]))
-            templates += 1
-    empty = np.zeros(0, np.float32)
-    return Scores(faces, np.concatenate(genuine or [empty]), np.concatenate(impostor or [empty]), templates)
+            impostor_template.append(np.full(len(impostor[-1]), who, np.int32))
+            templates_per_person[who] += 1
+    scored = np.flatnonzero(templates_per_person)
+    impostor_probe = [person[person != who].astype(np.int32) for who in scored for _ in range(templates_per_person[who])]
+    empty, none = np.zeros(0, np.float32), np.zeros(0, np.int32)
+    return Scores(faces, np.concatenate(genuine or [empty]), np.concatenate(impostor or [empty]),
+                  int(templates_per_person.sum()), np.concatenate(genuine_person or [none]),
+                  np.concatenate(impostor_probe or [none]), np.concatenate(impostor_template or [none]),
+                  np.bincount(person, minlength=len(people.person_set)), templates_per_person)
 
 
 def far_curve(impostor: np.ndarray, faces: int) -> FarCurve | None:
@@ -244,32 +260,6 @@ def open_set_curve(people: People, rows: np.ndarray, calibration: Calibration, s
     return OpenSetCurve(identities=size, fpir=fpirs, comparison_far=fars, probes=len(ranked))
 
 
-@dataclass(frozen=True)
-class Rate:
-    """An observed error rate with its 95 % Clopper-Pearson interval (comparisons treated as independent)."""
-
-    errors: int
-    trials: int
-    low: float = field(init=False)
-    high: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        low = beta.ppf(0.025, self.errors, self.trials - self.errors + 1) if self.errors else 0.0
-        high = beta.ppf(0.975, self.errors + 1, self.trials - self.errors) if self.errors < self.trials else 1.0
-        object.__setattr__(self, "low", float(low))
-        object.__setattr__(self, "high", float(high))
-
-    @property
-    def rate(self) -> float:
-        return self.errors / self.trials if self.trials else float("nan")
-
-    def __add__(self, other: Rate) -> Rate:
-        return Rate(self.errors + other.errors, self.trials + other.trials)
-
-    def to_dict(self) -> dict[str, float]:
-        return {**asdict(self), "rate": self.rate}
-
-
 class _Row:
     """A decision measured at one size and FAR: the first field names the size, Rates and the last count add up."""
 
@@ -312,11 +302,18 @@ class IdentifyRow(_Row):
 
 
 def verify_rows(scores: Scores, calibration: Calibration, fars: Sequence[float]) -> list[VerifyRow]:
+    """FAR and FRR at each named FAR's threshold; impostor trials pair every probe photo of a person with every
+    template of everyone else."""
+    people = len(scores.probe_photos)
+    genuine_trials = np.bincount(scores.genuine_person, minlength=people)
     rows = []
     for far in fars:
         threshold = threshold_at(calibration, far, scores.faces)
-        rows.append(VerifyRow(scores.faces, far, Rate(int((scores.impostor >= threshold).sum()), scores.impostor.size),
-                              Rate(int((scores.genuine < threshold).sum()), scores.genuine.size), scores.templates))
+        accepted, refused = scores.impostor >= threshold, scores.genuine < threshold
+        observed_far = Rate.of_people(people, scores.impostor_probe[accepted], scores.impostor_template[accepted],
+                                      scores.probe_photos, scores.templates_per_person)
+        frr = Rate.of_people(people, scores.genuine_person[refused], None, genuine_trials)
+        rows.append(VerifyRow(scores.faces, far, observed_far, frr, scores.templates))
     return rows
 
 
@@ -353,20 +350,29 @@ def _matched(probes: np.ndarray, templates: np.ndarray, limit: np.ndarray) -> np
 def identify_rows(people: People, rows: np.ndarray, calibration: Calibration, far: float, seed: int) -> list[IdentifyRow]:
     """FPIR and FNIR of open-set identification at `far`, per gallery size, as the service decides it."""
     rng = np.random.default_rng(seed)
+    count = len(people.person_set)
     found = []
     for size in GALLERY_SIZES:
-        false_pos = non_mated = false_neg = mated_total = galleries = 0
+        fpir = fnir = None
+        galleries = 0
         for enrolled, mated, position, strangers in _galleries(people, rows, size, rng):
             templates = np.stack([mean_template(people.vectors[e]) for e in enrolled])
             faces = np.array([len(e) for e in enrolled])
             per_comparison = comparison_far(calibration, far, size)
             thresholds = {n: threshold_at(calibration, per_comparison, int(n)) for n in np.unique(faces)}
             limit = np.array([thresholds[n] for n in faces])
-            false_pos += int((_matched(people.vectors[strangers], templates, limit) >= 0).sum())
-            non_mated += len(strangers)
-            false_neg += int((_matched(people.vectors[mated], templates, limit) != position).sum())
-            mated_total += len(mated)
+            matched = _matched(people.vectors[strangers], templates, limit)
+            identity = np.array([people.person[e[0]] for e in enrolled])
+            stranger = people.person[strangers]
+            # a false match weighs both the stranger and the identity it matched: either may be the cause
+            gallery_fpir = Rate.of_people(count, stranger[matched >= 0], identity[matched[matched >= 0]],
+                                          np.bincount(stranger, minlength=count))
+            missed = _matched(people.vectors[mated], templates, limit) != position
+            gallery_fnir = Rate.of_people(count, people.person[mated][missed], None,
+                                          np.bincount(people.person[mated], minlength=count))
+            fpir = gallery_fpir if fpir is None else fpir + gallery_fpir
+            fnir = gallery_fnir if fnir is None else fnir + gallery_fnir
             galleries += 1
         if galleries:
-            found.append(IdentifyRow(size, far, Rate(false_pos, non_mated), Rate(false_neg, mated_total), galleries))
+            found.append(IdentifyRow(size, far, fpir, fnir, galleries))
     return found

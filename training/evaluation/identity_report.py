@@ -16,7 +16,6 @@ from training.evaluation.identities import (
     IdentifyRow,
     Outliers,
     People,
-    Rate,
     ScoringRow,
     VerifyRow,
     calibrate,
@@ -26,6 +25,7 @@ from training.evaluation.identities import (
     template_scores,
     verify_rows,
 )
+from training.evaluation.person_rates import Rate
 
 Row = TypeVar("Row", VerifyRow, IdentifyRow)
 SCORED_SIZES = (3, 5)  # template sizes at which the two ways of scoring an identity are compared
@@ -46,14 +46,24 @@ class IdentityReport:
     identify: list[IdentifyRow]
     outliers: list[Outliers]  # per half: impostor pairs above OUTLIER_COSINE
     scorings: list[ScoringRow]  # mean template against best face, FRR at equal FAR (why the service averages)
+    person_names: tuple[str, ...] = ()  # (n_people,) names of the people the rates' error pairs index
 
     def to_dict(self) -> dict[str, Any]:
-        rates = {"verify": [r.to_dict() for r in self.verify], "identify": [r.to_dict() for r in self.identify]}
+        identify = [{**r.to_dict(), "most_matched": most_matched(r.fpir, self.person_names)} for r in self.identify]
+        rates = {"verify": [r.to_dict() for r in self.verify], "identify": identify}
         return {"protocol": "identities", "dataset": self.dataset, "model": self.model,
                 "onnx_sha256": self.onnx_sha256, "default_far": self.default_far, "seed": self.seed,
                 "n_images": self.n_images, "n_people": self.n_people,
                 "calibration": self.calibration.model_dump(), **rates,
                 "outliers": [asdict(o) for o in self.outliers], "scorings": [asdict(r) for r in self.scorings]}
+
+
+def most_matched(fpir: Rate, names: tuple[str, ...], shown: int = 5) -> list[dict[str, Any]]:
+    """The enrolled people who drew the most false matches of never-enrolled probes, with how many: when a few
+    people draw most of them, the FPIR depends on whether they are enrolled (the width of its interval)."""
+    who, count = np.unique(fpir.error_pairs[:, 1], return_counts=True)
+    return [{"identity": names[who[k]] if names else str(who[k]), "false_matches": int(count[k])}
+            for k in np.argsort(-count, kind="stable")[:shown]]
 
 
 def _pooled(rows: list[Row]) -> list[Row]:
@@ -85,7 +95,7 @@ def identity_report(
                           len(people.person_set), calibrate(people, np.arange(len(people.person)), seed, default_far,
                                                             source), _pooled(verify), _pooled(identify),
                           [impostor_outliers(people, half, names or [str(i) for i in people.person]) for half in HALVES],
-                          compare_scorings(people, SCORED_SIZES, NAMED_FARS, seed))
+                          compare_scorings(people, SCORED_SIZES, NAMED_FARS, seed), people.names)
 
 
 def plot_observed_far(report: IdentityReport, path: Path) -> Path:

@@ -12,7 +12,6 @@ from service.decisions import threshold_at
 from training.evaluation.identities import (
     MIN_ACCEPTED,
     People,
-    Rate,
     calibrate,
     compare_scorings,
     far_at,
@@ -75,13 +74,6 @@ def test_far_at_inverts_threshold_at() -> None:
                 far, rel=0.02)
 
 
-def test_rates_carry_exact_binomial_intervals() -> None:
-    rate = Rate(10, 1000)
-    assert rate.low < rate.rate == 0.01 < rate.high and rate.high - rate.low < 0.02
-    assert Rate(0, 50).low == 0 and Rate(50, 50).high == 1
-    assert (Rate(1, 10) + Rate(2, 20)) == Rate(3, 30)
-
-
 def test_thresholds_keep_their_far_on_people_they_were_not_calibrated_on() -> None:
     """On exchangeable synthetic people the out-of-sample FAR must sit within its interval of the promise."""
     people = _people(np.random.default_rng(3), 600)
@@ -92,6 +84,17 @@ def test_thresholds_keep_their_far_on_people_they_were_not_calibrated_on() -> No
         assert row.observed_far.low <= 1.3e-2 and row.observed_far.high >= 0.7e-2, row
     assert report.calibration.curves[0].faces == 1 and report.calibration.default_far == 1e-2
     assert [c.identities for c in report.calibration.open_set] == [10, 100]  # 600 people: no gallery of 1,000
+
+
+def test_the_report_names_the_enrolled_people_who_drew_the_most_false_matches() -> None:
+    people = _people(np.random.default_rng(5), 600)
+    people = People(people.vectors, people.person, people.person_set, tuple(f"P{i}" for i in range(600)))
+    report = identity_report(people, "synthetic", "m", "0" * 64, 1e-2, 0).to_dict()
+    for row in report["identify"]:
+        counts = [m["false_matches"] for m in row["most_matched"]]
+        assert counts == sorted(counts, reverse=True) and sum(counts) <= row["fpir"]["errors"]
+        assert all(m["identity"].startswith("P") for m in row["most_matched"])
+    assert any(row["most_matched"] for row in report["identify"])
 
 
 def test_scorings_are_compared_on_the_same_templates_at_the_same_far() -> None:
