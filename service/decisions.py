@@ -7,7 +7,7 @@ the threshold for the decision at hand:
 - photo against photo: the 1-face curve at that FAR;
 - photo against an identity with n enrolled faces: the curves interpolated at n, linearly in ln n (impostor scores
   against a mean template grow about linearly in ln n); past the largest calibrated size, the last two sizes'
-  line is extended;
+  line is extended, never below the largest size's threshold;
 - open-set identification over N identities: the best candidate is tested at a per-comparison FAR chosen so
   that a person who was never enrolled matches anyone with probability FAR (the false-positive identification
   rate, FPIR, of ISO/IEC 19795-1). The union bound gives FAR / N; the card's `open_set` curves, measured on
@@ -15,9 +15,9 @@ the threshold for the decision at hand:
   per-comparison FAR differs from FAR / N (interpolated in log FAR and log N, held constant beyond the
   measured range).
 
-Between grid points a curve is interpolated linearly in log10(FAR); below its smallest calibrated FAR the last
-segment is extended: impostor tails fall faster than exponentially, so the extended threshold is on the strict
-side. An explicit `threshold` overrides all this, and a card without calibration keeps its single thresholds.
+Between grid points a curve is interpolated linearly in log10(FAR); below its smallest calibrated FAR it goes on
+with the slope of its last decade: impostor tails fall faster than exponentially, so the extended threshold is on
+the strict side. A threshold is never below that of a looser FAR. An explicit `threshold` overrides all this, and a card without calibration keeps its single thresholds.
 """
 
 from __future__ import annotations
@@ -42,29 +42,49 @@ class Decision:
         return None if self.threshold is None else similarity >= self.threshold
 
 
-def _extrapolated(x: float, xs: np.ndarray, ys: np.ndarray) -> float:
-    """Piecewise-linear y(x) through the points (xs increasing), the end segments extended beyond them."""
-    if len(xs) == 1:
-        return float(ys[0])
-    if x <= xs[0]:
-        i = 0
-    elif x >= xs[-1]:
-        i = len(xs) - 2
-    else:
-        return float(np.interp(x, xs, ys))
-    slope = (ys[i + 1] - ys[i]) / (xs[i + 1] - xs[i])
-    return float(ys[i] + slope * (x - xs[i]))
+EXTENSION_DECADES = 1.0  # below a curve's smallest FAR, it goes on with its slope over this last span
+GRID_STEPS_PER_DECADE = 20  # FARs at which a threshold is checked against every looser FAR's
 
 
-def _curve_threshold(curve: FarCurve, far: float) -> float:
-    return _extrapolated(-math.log10(far), -np.log10(curve.far), np.asarray(curve.threshold))
+def _curve_thresholds(curve: FarCurve, decades: np.ndarray) -> np.ndarray:
+    """The curve's thresholds at -log10(FAR) = `decades`: interpolated on the grid, held above its largest FAR,
+    and below its smallest extended with the slope of its last EXTENSION_DECADES (one noisy segment alone can be
+    flat)."""
+    xs, ys = -np.log10(curve.far), np.asarray(curve.threshold, np.float64)
+    found = np.interp(decades, xs, ys)
+    below = decades > xs[-1]
+    if len(xs) > 1 and below.any():
+        start = max(xs[0], xs[-1] - EXTENSION_DECADES)
+        slope = (ys[-1] - np.interp(start, xs, ys)) / (xs[-1] - start)
+        found[below] = ys[-1] + max(slope, 0.0) * (decades[below] - xs[-1])
+    return found
+
+
+def _size_thresholds(calibration: Calibration, decades: np.ndarray, faces: int) -> np.ndarray:
+    """Thresholds at `decades` for templates of `faces` faces: the curves interpolated linearly in ln n; past the
+    largest calibrated size, the last two sizes' line is extended, never below the largest size's threshold."""
+    sizes = np.log([curve.faces for curve in calibration.curves])
+    at = np.stack([_curve_thresholds(curve, decades) for curve in calibration.curves])  # (sizes, FARs)
+    n = math.log(max(faces, 1))
+    if len(sizes) == 1 or n <= sizes[0]:
+        return at[0]
+    if n < sizes[-1]:
+        i = int(np.searchsorted(sizes, n, side="right")) - 1
+        weight = (n - sizes[i]) / (sizes[i + 1] - sizes[i])
+        return at[i] + weight * (at[i + 1] - at[i])
+    extended = at[-1] + (at[-1] - at[-2]) * (n - sizes[-1]) / (sizes[-1] - sizes[-2])
+    return np.maximum(extended, at[-1])
 
 
 def threshold_at(calibration: Calibration, far: float, faces: int) -> float:
-    """The cosine threshold at `far` for a probe against a template of `faces` enrolled faces (>= 1)."""
-    sizes = np.log([curve.faces for curve in calibration.curves])
-    at_far = np.array([_curve_threshold(curve, far) for curve in calibration.curves])
-    return round(min(_extrapolated(math.log(max(faces, 1)), sizes, at_far), 1.0), 6)
+    """The cosine threshold at `far` for a probe against a template of `faces` enrolled faces (>= 1).
+
+    Never looser than the threshold of any larger FAR (checked on a 1/20-decade grid from the curves' largest
+    FAR): a stricter request never lowers the threshold, even where interpolated curves cross."""
+    wanted = -math.log10(far)
+    loosest = min(float(-np.log10(curve.far[0])) for curve in calibration.curves)
+    decades = np.append(np.arange(loosest, wanted, 1 / GRID_STEPS_PER_DECADE), wanted)
+    return round(min(float(_size_thresholds(calibration, decades, faces).max()), 1.0), 6)
 
 
 def _open_set_factor(curve: OpenSetCurve, fpir: float) -> float:

@@ -286,9 +286,9 @@ class FaceIdentification(BaseModel):
     crop: Crop = None
 
 
-IDENTIFY_FAR_DOC = ("the chance, at most, that a person who was never enrolled gets a match (null: an explicit "
-                    "threshold, or a model without FAR calibration); each candidate is held to this FAR divided "
-                    "by the number of enrolled identities")
+IDENTIFY_FAR_DOC = ("the chance that a person who was never enrolled gets a match (FPIR; null: an explicit "
+                    "threshold, or a model without FAR calibration); each candidate is held to a per-comparison "
+                    "FAR calibrated for this many identities, about this FAR divided by their number")
 
 
 class IdentifyResult(FaceIdentification):

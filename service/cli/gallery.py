@@ -121,6 +121,7 @@ def verify(
         with open_gallery(settings) as (pipeline, gallery):
             card = pipeline.embedder.card
             face = pipeline.embed_one(image_a.read_bytes())
+            against: dict[str, object] = {}
             if image_b is not None:
                 similarity = float(np.dot(face.embedding, pipeline.embed_one(image_b.read_bytes()).embedding))
                 decision = verify_decision(card, far, threshold)
@@ -130,10 +131,12 @@ def verify(
                     raise FaceverError(ErrorCode.identity_without_faces, f"identity {identity} has no faces")
                 similarity = best.similarity
                 decision = verify_decision(card, far, threshold, best.faces)
+                against = {"identity_id": best.identity_id, "name": best.name, "face_id": best.face_id,
+                           "enrolled_faces": best.faces}
     except FaceverError as error:
         fail(error)
     typer.echo(json.dumps({"similarity": round(similarity, 6), "threshold": decision.threshold, "far": decision.far,
-                           "match": decision.accepts(similarity), "model": card.name}))
+                           "match": decision.accepts(similarity), "model": card.name, **against}))
 
 
 @app.command()
@@ -156,9 +159,10 @@ def identify(
     decisions = [identify_decision(card, far, threshold, c.faces, identities) for c in candidates]
     shown = [{"identity_id": c.identity_id, "name": c.name, "similarity": round(c.similarity, 6), "face_id": c.face_id,
               "enrolled_faces": c.faces, "threshold": d.threshold} for c, d in zip(candidates, decisions)]
-    threshold = decisions[0].threshold if decisions else identify_decision(card, far, threshold, 1, identities).threshold
+    first = decisions[0] if decisions else identify_decision(card, far, threshold, 1, identities)
+    threshold = first.threshold
     matched = bool(shown) and bool(decisions[0].accepts(candidates[0].similarity))
-    typer.echo(json.dumps({"candidates": shown, "threshold": threshold, "identities": identities,
+    typer.echo(json.dumps({"candidates": shown, "threshold": threshold, "far": first.far, "identities": identities,
                            "match": shown[0] if matched else None}))
     if not matched:
         typer.echo(f"no match: {_best_candidate(shown, threshold, gallery.embedder)}", err=True)

@@ -39,6 +39,32 @@ def test_template_size_is_interpolated_in_ln_n_and_extended_past_the_last() -> N
     assert threshold_at(CALIBRATION, 1e-2, 16) == pytest.approx(0.6)  # ln 16 = 2 ln 4
 
 
+# curves that cross below 1e-3, as measured ones do where few impostor scores remain: the 10-face curve's last
+# segment is flat, so extending it, and the size line past 10 faces, would lower thresholds as FAR falls
+CROSSING = Calibration(curves=[
+    FarCurve(faces=1, far=[1e-2, 1e-3, 1e-4, 1e-5], threshold=[0.40, 0.53, 0.66, 0.78], impostor_scores=10**6),
+    FarCurve(faces=10, far=[1e-2, 10**-2.5, 1e-3, 10**-3.25], threshold=[0.47, 0.57, 0.64, 0.641],
+             impostor_scores=20_000),
+], default_far=1e-2, calibrated_on="test")
+
+
+@pytest.mark.parametrize("faces", [1, 3, 10, 24, 100])
+def test_a_stricter_far_never_lowers_the_threshold(faces: int) -> None:
+    fars = [10 ** (-k / 8) for k in range(8, 80)]  # 1e-1 .. 1e-9.9
+    thresholds = [threshold_at(CROSSING, far, faces) for far in fars]
+    assert all(b >= a for a, b in zip(thresholds, thresholds[1:])), list(zip(fars, thresholds))
+
+
+def test_past_the_largest_size_never_below_it() -> None:
+    for far in (1e-2, 1e-4, 1e-6, 1e-9):
+        assert threshold_at(CROSSING, far, 24) >= threshold_at(CROSSING, far, 10)
+
+
+def test_below_its_grid_a_curve_follows_its_last_decade_not_its_last_segment() -> None:
+    # the 10-face curve rises 0.121 over its last decade (0.52 at 1e-2.25 to 0.641 at 1e-3.25), its last segment 0.001
+    assert threshold_at(CROSSING, 10**-4.25, 10) == pytest.approx(0.641 + 0.121, abs=1e-6)
+
+
 def test_open_set_without_curves_uses_the_union_bound() -> None:
     assert comparison_far(CALIBRATION, 1e-2, 100) == pytest.approx(1e-4)
     assert comparison_far(CALIBRATION, 1e-2, 1) == 1e-2

@@ -75,10 +75,15 @@ def test_enrol_a_folder_then_identify_and_verify(env, tmp_path, service_card):
     verdict = json.loads(_run("verify", new_photo, "--identity", str(blix["identity_id"])))
     faces = blix["enrolled_faces"]  # the threshold for an identity of that many faces
     assert verdict["threshold"] == pytest.approx(verify_threshold(service_card, faces)) and verdict["match"] is True
+    assert (verdict["identity_id"], verdict["enrolled_faces"], verdict["name"]) == (blix["identity_id"], faces,
+                                                                                    "Hans Blix")
+    assert verdict["far"] == service_card.calibration.default_far and "identity_id" not in pair
     verdict = json.loads(_run("verify", new_photo, "--identity", str(top["identity_id"])))  # Jennifer Garner
     assert verdict["match"] is False, verdict["similarity"]
     found = runner.invoke(app, ["identify", new_photo])
     assert json.loads(found.stdout)["match"]["name"] == "Hans Blix" and "no match" not in found.stderr
+    assert json.loads(found.stdout)["far"] == service_card.calibration.default_far
+    assert json.loads(_run("identify", new_photo, "--threshold", "0.5"))["far"] is None
 
 
 def test_identify_says_no_match_and_names_the_best_candidate(env, tmp_path, service_card):
