@@ -13,6 +13,8 @@ from service.config import REPO_ROOT, Settings
 from training.evaluation.pairs import PairList, lfw_pairs, read_pair_list
 
 if TYPE_CHECKING:
+    from service.vision.cohort import Cohort
+    from service.vision.pipeline import FacePipeline
     from training.evaluation.protocol import PairReport
 
 DEFAULT_LFW = REPO_ROOT.parent / "shared" / "data" / "lfw"
@@ -24,13 +26,18 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--embedder", help="folder under models_dir (default: FACEVER_EMBEDDER / settings)")
     common.add_argument("--models-dir", type=Path, help="default: FACEVER_MODELS_DIR / the repo's models/")
-    common.add_argument("--pairs", type=int, help="quick subset: the first N same and N different pairs per fold")
-    common.add_argument("--folds", type=int, help="with --pairs: only the first K folds")
     common.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "evaluation", help="folder for JSON + PNG")
     common.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="aligned-crop cache ('' to disable)")
     common.add_argument("--workers", type=int, default=1, help="alignment threads")
+    common.add_argument("--cohort", type=Path, nargs="+", metavar="DATA_DIR",
+                        help="score with cohort normalisation (service/vision/cohort.py), the cohort drawn from "
+                             "these prepared folders (facever prepare); results are written as <dataset>-cohort-*")
+    common.add_argument("--cohort-faces", type=int, default=2000, help="with --cohort: faces (one per person)")
+    pairwise = argparse.ArgumentParser(add_help=False)
+    pairwise.add_argument("--pairs", type=int, help="quick subset: the first N same and N different pairs per fold")
+    pairwise.add_argument("--folds", type=int, help="with --pairs: only the first K folds")
     sub = parser.add_subparsers(dest="protocol", required=True)
-    lfw = sub.add_parser("lfw", parents=[common], help="LFW pairs.txt, 10 folds")
+    lfw = sub.add_parser("lfw", parents=[common, pairwise], help="LFW pairs.txt, 10 folds")
     lfw.add_argument("--lfw-dir", type=Path, default=DEFAULT_LFW, help="holds pairs.txt and lfw-deepfunneled/")
     identities = sub.add_parser("identities", parents=[common],
                                 help="identity decisions on LFW: FAR per template size, open-set FPIR/FNIR")
@@ -39,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     identities.add_argument("--seed", type=int, default=0, help="random templates and galleries")
     identities.add_argument("--write-docs", action="store_true",
                             help="also write the tables into README.md and docs/identity-decisions.md")
-    generic = sub.add_parser("pairs", parents=[common], help="a CSV/TSV list path_a,path_b,same[,fold]")
+    generic = sub.add_parser("pairs", parents=[common, pairwise], help="a CSV/TSV list path_a,path_b,same[,fold]")
     generic.add_argument("list", type=Path)
     generic.add_argument("--root", type=Path, help="folder relative image paths start from (default: the list's)")
     return parser
@@ -49,6 +56,22 @@ def load_pairs(args: argparse.Namespace) -> tuple[str, PairList]:
     if args.protocol == "lfw":
         return "lfw", lfw_pairs(args.lfw_dir / "pairs.txt", args.lfw_dir / "lfw-deepfunneled")
     return args.list.stem, read_pair_list(args.list, args.root)
+
+
+def _cohort(args: argparse.Namespace, pipeline: FacePipeline) -> Cohort | None:
+    """The --cohort folders' cohort, embedded by the evaluated model (None without --cohort)."""
+    if not args.cohort:
+        return None
+    from training.evaluation.cohort_faces import build_cohort
+
+    return build_cohort(args.cohort, pipeline.embedder.embed, args.cohort_faces)
+
+
+def _cohort_entry(args: argparse.Namespace, cohort: Cohort | None) -> dict[str, object]:
+    """What a report records of its cohort; `facever calibrate` refuses reports that have one."""
+    if cohort is None:
+        return {}
+    return {"cohort": {"folders": [str(d) for d in args.cohort], "faces": len(cohort.vectors), "top_k": cohort.top_k}}
 
 
 def run_identities(args: argparse.Namespace) -> str:
@@ -72,11 +95,14 @@ def run_identities(args: argparse.Namespace) -> str:
     features = embed_images(paths, pipeline, args.workers, args.cache_dir if str(args.cache_dir) else None)
     names = [Path(path).parent.name for path in features.paths]
     people = people_of(names, features.vectors, read_people_sets(args.lfw_dir / "people.txt"))
+    cohort = _cohort(args, pipeline)
+    if cohort is not None:
+        people = people.with_cohort(cohort)
     report = identity_report(people, "lfw", settings.embedder, pipeline.embedder.card.onnx_sha256,
                              args.default_far, args.seed, [Path(path).name for path in features.paths])
-    stem = args.out / f"identities-{settings.embedder}"
+    stem = args.out / f"identities-{'cohort-' if cohort else ''}{settings.embedder}"
     args.out.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(args, cohort), indent=2) + "\n")
     plot_observed_far(report, stem.with_name(stem.name + "-far.png"))
     if args.write_docs:
         command = "facever evaluate " + shlex.join(args.argv)
@@ -106,18 +132,25 @@ def run(args: argparse.Namespace) -> PairReport:
     pipeline = FacePipeline.from_settings(settings)
     cache_dir = args.cache_dir if str(args.cache_dir) else None
     features = embed_images(pairs.unique_paths(), pipeline, args.workers, cache_dir)
+    cohort = _cohort(args, pipeline)
+    if cohort is not None:
+        features = features.with_cohort(cohort)
+        dataset += "-cohort"
     sha256 = pipeline.embedder.card.onnx_sha256
     report = pair_report(dataset, settings.embedder, sha256, pairs, features, missing, len(listed) - len(pairs))
     stem = args.out / f"{dataset}-{settings.embedder}"
     args.out.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(args, cohort), indent=2) + "\n")
     plot_roc({settings.embedder: report.result}, stem.with_name(stem.name + "-roc.png"), title=f"{dataset} ROC")
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments (`--help` exits here), evaluate, print the summary."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "write_docs", False) and args.cohort:
+        parser.error("--write-docs writes what the service does, which scores plain cosines: drop --cohort")
     args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.protocol == "identities":
         print(run_identities(args))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from service.vision.align import align_face, centred_landmarks
+from service.vision.cohort import Cohort, normalised
 from service.vision.detector import CASCADE_VERSION
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
@@ -29,6 +30,11 @@ class Features:
     paths: tuple[str, ...]
     vectors: np.ndarray  # (N, D) float32
     fallback: np.ndarray  # (N,) bool
+    shifts: np.ndarray | None = None  # (N,) cohort shifts: pairs are then scored by service.vision.cohort
+
+    def with_cohort(self, cohort: Cohort) -> Features:
+        """The same vectors, scored from now on with cohort normalisation."""
+        return replace(self, shifts=cohort.shifts(self.vectors))
 
     @property
     def n_fallback(self) -> int:
@@ -39,9 +45,10 @@ class Features:
         return np.array([index[str(path)] for path in paths], dtype=np.int64)
 
     def pair_similarities(self, pairs: PairList) -> np.ndarray:
-        """Cosine similarity (dot product of unit vectors) of each pair."""
-        a, b = self.vectors[self.rows(pairs.path_a)], self.vectors[self.rows(pairs.path_b)]
-        return np.einsum("nd,nd->n", a, b)
+        """Cosine similarity (dot product of unit vectors) of each pair, cohort-normalised if shifts are set."""
+        rows_a, rows_b = self.rows(pairs.path_a), self.rows(pairs.path_b)
+        cosine = np.einsum("nd,nd->n", self.vectors[rows_a], self.vectors[rows_b])
+        return cosine if self.shifts is None else normalised(cosine, self.shifts[rows_a], self.shifts[rows_b])
 
 
 def align_one(path: str, pipeline: FacePipeline) -> tuple[np.ndarray, bool]:

@@ -27,6 +27,7 @@ import numpy as np
 
 from service.decisions import comparison_far, threshold_at
 from service.gallery.templates import mean_template
+from service.vision.cohort import Cohort, normalised
 from service.vision.model_card import Calibration, FarCurve, OpenSetCurve
 from training.evaluation.person_rates import Rate
 
@@ -49,6 +50,21 @@ class People:
     person: np.ndarray  # (N,) int person index
     person_set: np.ndarray  # (P,) int set of each person
     names: tuple[str, ...] = ()  # (P,) each person's name, where known
+    cohort: Cohort | None = None  # when set, every score is cohort-normalised as the service would
+    shifts: np.ndarray | None = None  # (N,) each image's cohort shift
+
+    def with_cohort(self, cohort: Cohort) -> People:
+        return replace(self, cohort=cohort, shifts=cohort.shifts(self.vectors))
+
+    def probe_shifts(self, rows: np.ndarray) -> np.ndarray | None:
+        return None if self.shifts is None else self.shifts[rows]
+
+    def gallery_scores(self, probe_rows: np.ndarray, templates: np.ndarray) -> np.ndarray:
+        """(P, T) scores of the images at `probe_rows` against (T, D) templates."""
+        cosine = self.vectors[probe_rows] @ templates.T
+        if self.cohort is None:
+            return cosine
+        return normalised(cosine, self.shifts[probe_rows][:, None], self.cohort.shifts(templates)[None, :])
 
     def rows_of(self, sets: Sequence[int]) -> np.ndarray:
         return np.flatnonzero(np.isin(self.person_set[self.person], sets))
@@ -91,12 +107,18 @@ class Scores:
     templates_per_person: np.ndarray  # (P,)
 
 
-def _best_face(probes: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
-    return (probes @ enrolled.T).max(axis=1)
+def _best_face(people: People, probes: np.ndarray, shifts: np.ndarray | None, enrolled: np.ndarray) -> np.ndarray:
+    """probes: (P, D) vectors with their cohort shifts (None without a cohort); enrolled: rows of People."""
+    scores = probes @ people.vectors[enrolled].T
+    if people.cohort is not None:
+        scores = normalised(scores, shifts[:, None], people.shifts[enrolled][None, :])
+    return scores.max(axis=1)
 
 
-def _template(probes: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
-    return probes @ mean_template(enrolled)
+def _template(people: People, probes: np.ndarray, shifts: np.ndarray | None, enrolled: np.ndarray) -> np.ndarray:
+    template = mean_template(people.vectors[enrolled])
+    scores = probes @ template
+    return scores if people.cohort is None else normalised(scores, shifts, people.cohort.shifts(template[None])[0])
 
 
 SCORINGS = {"mean template": _template, "best face": _best_face}  # how an identity of several faces is scored
@@ -116,12 +138,14 @@ def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random
         if len(own) < faces:
             continue
         others = people.vectors[rows[person != who]]
+        others_shifts = people.probe_shifts(rows[person != who])
         draws = [own[[i]] for i in range(len(own))] if faces == 1 else [
             rng.choice(own, faces, replace=False) for _ in range(DRAWS)]
         for enrolled in draws:
-            genuine.append(score(people.vectors[np.setdiff1d(own, enrolled)], people.vectors[enrolled]))
+            probes = np.setdiff1d(own, enrolled)
+            genuine.append(score(people, people.vectors[probes], people.probe_shifts(probes), enrolled))
             genuine_person.append(np.full(len(genuine[-1]), who, np.int32))
-            impostor.append(score(others, people.vectors[enrolled]))
+            impostor.append(score(people, others, others_shifts, enrolled))
             impostor_template.append(np.full(len(impostor[-1]), who, np.int32))
             templates_per_person[who] += 1
     scored = np.flatnonzero(templates_per_person)
@@ -223,10 +247,11 @@ def far_at(calibration: Calibration, scores: np.ndarray, faces: int) -> np.ndarr
     return 10 ** np.interp(scores, thresholds, np.log10(fars))
 
 
-def _best_match_far(calibration: Calibration, probes: np.ndarray, templates: np.ndarray,
+def _best_match_far(calibration: Calibration, people: People, probes: np.ndarray, templates: np.ndarray,
                     faces: np.ndarray) -> np.ndarray:
-    """For each probe, the per-comparison FAR at which its best-scoring template would just accept it."""
-    scores = probes @ templates.T
+    """For each probe (rows of People), the per-comparison FAR at which its best-scoring template would just
+    accept it."""
+    scores = people.gallery_scores(probes, templates)
     best = scores.argmax(axis=1)
     top = scores[np.arange(len(best)), best]
     result = np.empty(len(best))
@@ -244,7 +269,7 @@ def open_set_curve(people: People, rows: np.ndarray, calibration: Calibration, s
     for enrolled, _, _, strangers in _galleries(people, rows, size, rng):
         templates = np.stack([mean_template(people.vectors[e]) for e in enrolled])
         faces = np.array([len(e) for e in enrolled])
-        found.append(_best_match_far(calibration, people.vectors[strangers], templates, faces))
+        found.append(_best_match_far(calibration, people, strangers, templates, faces))
     if not found:
         return None
     ranked = np.sort(np.concatenate(found))
@@ -340,9 +365,10 @@ def _galleries(people: People, rows: np.ndarray, size: int, rng: np.random.Gener
         yield enrolled, np.array(mated, np.int64), np.array(position, np.int64), strangers
 
 
-def _matched(probes: np.ndarray, templates: np.ndarray, limit: np.ndarray) -> np.ndarray:
-    """The gallery position each probe matches: its best template if that reaches its own threshold, else -1."""
-    scores = probes @ templates.T
+def _matched(people: People, probes: np.ndarray, templates: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """The gallery position each probe (rows of People) matches: its best template if that reaches its own
+    threshold, else -1."""
+    scores = people.gallery_scores(probes, templates)
     best = scores.argmax(axis=1) if len(templates) else np.zeros(len(probes), np.int64)
     return np.where(scores[np.arange(len(best)), best] >= limit[best], best, -1)
 
@@ -361,13 +387,13 @@ def identify_rows(people: People, rows: np.ndarray, calibration: Calibration, fa
             per_comparison = comparison_far(calibration, far, size)
             thresholds = {n: threshold_at(calibration, per_comparison, int(n)) for n in np.unique(faces)}
             limit = np.array([thresholds[n] for n in faces])
-            matched = _matched(people.vectors[strangers], templates, limit)
+            matched = _matched(people, strangers, templates, limit)
             identity = np.array([people.person[e[0]] for e in enrolled])
             stranger = people.person[strangers]
             # a false match weighs both the stranger and the identity it matched: either may be the cause
             gallery_fpir = Rate.of_people(count, stranger[matched >= 0], identity[matched[matched >= 0]],
                                           np.bincount(stranger, minlength=count))
-            missed = _matched(people.vectors[mated], templates, limit) != position
+            missed = _matched(people, mated, templates, limit) != position
             gallery_fnir = Rate.of_people(count, people.person[mated][missed], None,
                                           np.bincount(people.person[mated], minlength=count))
             fpir = gallery_fpir if fpir is None else fpir + gallery_fpir

@@ -24,6 +24,9 @@ def calibrate_card(model_dir: Path, report: dict[str, Any]) -> ModelCard:
     if evaluated != card.onnx_sha256:
         raise ValueError(f"the report evaluates another {card.name} network (its ONNX sha256 {evaluated}, "
                          f"this folder's {card.onnx_sha256}): evaluate this folder's model")
+    if report.get("cohort"):
+        raise ValueError("the report scores cohort-normalised similarities (facever evaluate --cohort), which the "
+                         "service does not use: evaluate without --cohort to calibrate a card")
     if report.get("protocol") == "identities":
         calibrated = card.updated(calibration=Calibration.model_validate(report["calibration"]))
         calibrated.write(model_dir)

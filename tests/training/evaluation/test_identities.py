@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from service.decisions import threshold_at
+from service.vision.cohort import Cohort
 from training.evaluation.identities import (
     MIN_ACCEPTED,
     People,
@@ -104,3 +105,41 @@ def test_scorings_are_compared_on_the_same_templates_at_the_same_far() -> None:
     assert set(row.frr) == {"mean template", "best face"} and all(0 <= v <= 1 for v in row.frr.values())
     # averaging noisy photos of one centre finds it better than any single photo
     assert row.frr["mean template"] < row.frr["best face"]
+
+
+def test_cohort_scores_are_cosines_less_both_shifts() -> None:
+    rng = np.random.default_rng(6)
+    people = _people(rng, 50)
+    cohort = Cohort(_people(rng, 100).vectors, top_k=5)
+    normed = people.with_cohort(cohort)
+    templates = people.vectors[:3]
+    probes = np.arange(10, 20)
+    expected = people.vectors[probes] @ templates.T - (cohort.shifts(people.vectors[probes])[:, None]
+                                                       + cohort.shifts(templates)[None, :]) / 2
+    assert normed.gallery_scores(probes, templates) == pytest.approx(expected, abs=1e-5)
+    assert people.gallery_scores(probes, templates) == pytest.approx(people.vectors[probes] @ templates.T)
+
+
+def test_cohort_normalisation_takes_false_matches_from_people_who_resemble_everyone() -> None:
+    """Synthetic people around a common face; 30 of them sit near its centre and draw strangers' false matches.
+    Scored with a cohort of other such people, they draw a quarter of that share or less."""
+    rng = np.random.default_rng(7)
+    common = rng.normal(size=DIM)
+
+    def population(n_people: int) -> People:
+        counts = rng.integers(2, 7, n_people)
+        centres = common + 1.2 * rng.normal(size=(n_people, DIM))
+        centres[:30] = common + 0.3 * rng.normal(size=(30, DIM))  # people who resemble everyone
+        person = np.repeat(np.arange(n_people), counts)
+        vectors = centres[person] + rng.normal(scale=0.9, size=(len(person), DIM))
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        return People(vectors.astype(np.float32), person, np.arange(n_people) % 10,
+                      tuple(("L" if i < 30 else "P") + str(i) for i in range(n_people)))
+
+    people, others = population(600), population(300)
+    share = {}
+    for name, scored in (("cosine", people), ("cohort", people.with_cohort(Cohort(others.vectors, top_k=10)))):
+        rows = identity_report(scored, "synthetic", "m", "0" * 64, 1e-2, 0).to_dict()["identify"]
+        drawn = sum(m["false_matches"] for r in rows for m in r["most_matched"] if m["identity"].startswith("L"))
+        share[name] = drawn / sum(r["fpir"]["errors"] for r in rows)
+    assert share["cosine"] > 0.1 and share["cohort"] < share["cosine"] / 4, share

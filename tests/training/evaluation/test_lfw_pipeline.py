@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 from service.config import Settings
+from service.vision.cohort import Cohort
 from service.vision.embedder import Embedder
 from service.vision.pipeline import FacePipeline
 from training.evaluation import AlignedSet, Features, PairList, align_images, embed_aligned, pair_report
@@ -106,3 +107,20 @@ def test_cli_writes_json_and_roc(service_settings: Settings, tmp_path: Path, cap
     assert report["result"]["n_pairs"] == 20 and len(report["result"]["fold_accuracies"]) == 2
     assert report["missing_paths"] == [] and report["dropped_pairs"] == 0
     assert (out / f"lfw-{service_settings.embedder}-roc.png").stat().st_size > 0
+
+
+def test_a_cohort_scores_every_pair_less_the_mean_of_its_shifts(subset: PairList, features: Features) -> None:
+    cohort = Cohort(features.vectors[:8], top_k=3)  # any unit vectors will do as a cohort here
+    normed = features.with_cohort(cohort)
+    a, b = features.rows(subset.path_a), features.rows(subset.path_b)
+    shifts = cohort.shifts(features.vectors)
+    expected = features.pair_similarities(subset) - (shifts[a] + shifts[b]) / 2
+    assert normed.pair_similarities(subset) == pytest.approx(expected, abs=1e-6)
+    assert features.shifts is None  # the plain features are left as they were
+
+
+@pytest.mark.parametrize("argv", [["identities", "--write-docs", "--cohort", "data/x"], ["identities", "--pairs", "5"]])
+def test_options_that_do_not_fit_the_protocol_are_refused(argv: list[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
