@@ -16,13 +16,15 @@ the threshold for the decision at hand:
   measured range).
 
 Between grid points a curve is interpolated linearly in log10(FAR); below its smallest calibrated FAR it goes on
-with the slope of its last decade: impostor tails fall faster than exponentially, so the extended threshold is on
-the strict side. A threshold is never below that of a looser FAR. An explicit `threshold` overrides all this, and a card without calibration keeps its single thresholds.
+with the slope of its last decade (a guess, not a measurement: docs/identity-decisions.md shows the curves flatten
+at their ends). A threshold is never below that of a looser FAR. An explicit `threshold` overrides all this, and a
+card without calibration keeps its single thresholds.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,15 +78,27 @@ def _size_thresholds(calibration: Calibration, decades: np.ndarray, faces: int) 
     return np.maximum(extended, at[-1])
 
 
-def threshold_at(calibration: Calibration, far: float, faces: int) -> float:
-    """The cosine threshold at `far` for a probe against a template of `faces` enrolled faces (>= 1).
+def thresholds_at(calibration: Calibration, fars: Sequence[float] | np.ndarray, faces: int) -> np.ndarray:
+    """The cosine thresholds at each of `fars` for a probe against a template of `faces` enrolled faces (>= 1).
 
-    Never looser than the threshold of any larger FAR (checked on a 1/20-decade grid from the curves' largest
-    FAR): a stricter request never lowers the threshold, even where interpolated curves cross."""
-    wanted = -math.log10(far)
+    Each is never looser than the threshold at any larger FAR (checked on a 1/20-decade grid from the curves'
+    largest FAR): a stricter request never lowers the threshold, even where interpolated curves cross. One grid
+    serves every FAR asked for."""
+    wanted = -np.log10(np.asarray(fars, np.float64))
     loosest = min(float(-np.log10(curve.far[0])) for curve in calibration.curves)
-    decades = np.append(np.arange(loosest, wanted, 1 / GRID_STEPS_PER_DECADE), wanted)
-    return round(min(float(_size_thresholds(calibration, decades, faces).max()), 1.0), 6)
+    grid = np.arange(loosest, wanted.max(), 1 / GRID_STEPS_PER_DECADE)
+    found = _size_thresholds(calibration, wanted, faces)
+    if len(grid):
+        looser = np.maximum.accumulate(_size_thresholds(calibration, grid, faces))
+        before = np.searchsorted(grid, wanted, side="left") - 1  # the last grid point of a strictly larger FAR
+        has = before >= 0
+        found[has] = np.maximum(found[has], looser[before[has]])
+    return np.round(np.minimum(found, 1.0), 6)
+
+
+def threshold_at(calibration: Calibration, far: float, faces: int) -> float:
+    """thresholds_at for one FAR."""
+    return float(thresholds_at(calibration, [far], faces)[0])
 
 
 def _open_set_factor(curve: OpenSetCurve, fpir: float) -> float:

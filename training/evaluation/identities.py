@@ -25,7 +25,7 @@ from typing import Self
 
 import numpy as np
 
-from service.decisions import comparison_far, threshold_at
+from service.decisions import comparison_far, threshold_at, thresholds_at
 from service.gallery.templates import mean_template
 from service.vision.cohort import Cohort, normalised
 from service.vision.model_card import Calibration, FarCurve, OpenSetCurve
@@ -243,7 +243,7 @@ def far_at(calibration: Calibration, scores: np.ndarray, faces: int) -> np.ndarr
     """The FAR whose threshold equals each score, for templates of `faces` faces (the inverse of threshold_at,
     on a grid of 1e-1 .. 1e-9 in 1/20 decades; clamped at its ends)."""
     fars = 10 ** np.linspace(-1, -9, 161)
-    thresholds = np.array([threshold_at(calibration, far, faces) for far in fars])
+    thresholds = thresholds_at(calibration, fars, faces)
     return 10 ** np.interp(scores, thresholds, np.log10(fars))
 
 
@@ -379,8 +379,7 @@ def identify_rows(people: People, rows: np.ndarray, calibration: Calibration, fa
     count = len(people.person_set)
     found = []
     for size in GALLERY_SIZES:
-        fpir = fnir = None
-        galleries = 0
+        fpirs, fnirs = [], []
         for enrolled, mated, position, strangers in _galleries(people, rows, size, rng):
             templates = np.stack([mean_template(people.vectors[e]) for e in enrolled])
             faces = np.array([len(e) for e in enrolled])
@@ -391,14 +390,11 @@ def identify_rows(people: People, rows: np.ndarray, calibration: Calibration, fa
             identity = np.array([people.person[e[0]] for e in enrolled])
             stranger = people.person[strangers]
             # a false match weighs both the stranger and the identity it matched: either may be the cause
-            gallery_fpir = Rate.of_people(count, stranger[matched >= 0], identity[matched[matched >= 0]],
-                                          np.bincount(stranger, minlength=count))
+            fpirs.append(Rate.of_people(count, stranger[matched >= 0], identity[matched[matched >= 0]],
+                                        np.bincount(stranger, minlength=count)))
             missed = _matched(people, mated, templates, limit) != position
-            gallery_fnir = Rate.of_people(count, people.person[mated][missed], None,
-                                          np.bincount(people.person[mated], minlength=count))
-            fpir = gallery_fpir if fpir is None else fpir + gallery_fpir
-            fnir = gallery_fnir if fnir is None else fnir + gallery_fnir
-            galleries += 1
-        if galleries:
-            found.append(IdentifyRow(size, far, fpir, fnir, galleries))
+            fnirs.append(Rate.of_people(count, people.person[mated][missed], None,
+                                        np.bincount(people.person[mated], minlength=count)))
+        if fpirs:
+            found.append(IdentifyRow(size, far, sum(fpirs[1:], fpirs[0]), sum(fnirs[1:], fnirs[0]), len(fpirs)))
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from fastapi import APIRouter, Request
@@ -53,6 +54,7 @@ async def identify(request: Request) -> IdentifyResult | IdentifyAllResult:
     far = identify_decision(card, params.far, params.threshold, 1, gallery.identities).far
     answers, identities = await run_in_threadpool(_identify, pipeline, gallery, data, params)
 
+    @functools.cache  # one threshold per face count: candidates share them
     def decide(faces: int) -> Decision:
         return identify_decision(card, params.far, params.threshold, faces, identities)
 
