@@ -4,9 +4,9 @@
 #   scripts/retrain.sh CONFIG [SRC_DIR ...]      (or: facever retrain CONFIG [SRC_DIR ...])
 #
 # SRC_DIR: per-identity image folder(s) (default: ../shared/data/celeba/faces and ../shared/data/cacd/faces).
-# Every step resumes: prepare skips finished shards, train continues from the run's newest checkpoint. The LFW evaluation
-# runs the exported ONNX model through the service's own pipeline, and its accuracy and thresholds go
-# into the installed model card. Under torchrun, set TRAIN="torchrun --nproc_per_node 8 -m training.train".
+# Every step resumes: prepare skips finished shards, train continues from the run's newest checkpoint. The exported
+# model gets a score-normalisation cohort of its own training faces (facever cohort). The LFW evaluation runs it
+# through the service's own pipeline and scoring, and its accuracy and thresholds go into the installed model card. Under torchrun, set TRAIN="torchrun --nproc_per_node 8 -m training.train".
 # EVAL_ARGS adds options to the LFW evaluation, e.g. "--pairs 30" for a quick subset (default: all 6,000 pairs).
 # WEIGHTS=fp16|int8 ships that compact form (int8 calibrated on crops of the prepared data); the LFW
 # evaluation then measures the compact model itself.
@@ -34,9 +34,10 @@ echo "== train $CONFIG"
 $TRAIN --config "$CONFIG"
 CHECKPOINT=$(find "$CHECKPOINT_DIR" -name 'step_*.pt' | sort | tail -n 1)
 
-echo "== export $CHECKPOINT, evaluate it on LFW through the service pipeline"
+echo "== export $CHECKPOINT, ship its score-normalisation cohort, evaluate it on LFW through the service pipeline"
 EXPORT="$RUN_DIR/export/$NAME"
 facever export --checkpoint "$CHECKPOINT" --name "$NAME" --out "$EXPORT" --weights "$WEIGHTS" --calibration "$DATA_DIR"
+facever cohort "$EXPORT" "$DATA_DIR"
 ln -sfn "$(realpath "$MODELS_DIR/detector")" "$RUN_DIR/export/detector"  # the evaluation's models dir needs the detector too
 facever evaluate lfw --models-dir "$RUN_DIR/export" --embedder "$NAME" --out "$RUN_DIR/eval" "${EVAL_OPTIONS[@]}"
 facever calibrate "$EXPORT" --report "$RUN_DIR/eval/lfw-$NAME.json"

@@ -58,7 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with _refuse_unavailable_database():
                 await run_in_threadpool(bootstrap_keys, app.state.sessions, settings)
             app.state.pipeline = await run_in_threadpool(FacePipeline.from_settings, settings)
-            gallery = Gallery.from_settings(app.state.sessions, settings, app.state.pipeline.embedder.dim)
+            gallery = Gallery.from_settings(app.state.sessions, settings, app.state.pipeline.embedder.dim,
+                                            app.state.pipeline.embedder.scoring)
             # nothing is served yet: the first build may use every core this process may run on
             await run_in_threadpool(gallery.rebuild, len(os.sched_getaffinity(0)))
             app.state.gallery = gallery

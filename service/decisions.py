@@ -1,6 +1,6 @@
 """Decision thresholds named by their false-accept rate, for each decision the service makes.
 
-A model card's `calibration` holds, for templates of 1, 2, 3, 5, 10... enrolled faces, the cosine threshold at
+A model card's `calibration` holds, for templates of 1, 2, 3, 5, 10... enrolled faces, the score threshold at
 each false-accept rate (FAR) on a grid. A request names a FAR (or the card's default); this module turns it into
 the threshold for the decision at hand:
 
@@ -79,7 +79,7 @@ def _size_thresholds(calibration: Calibration, decades: np.ndarray, faces: int) 
 
 
 def thresholds_at(calibration: Calibration, fars: Sequence[float] | np.ndarray, faces: int) -> np.ndarray:
-    """The cosine thresholds at each of `fars` for a probe against a template of `faces` enrolled faces (>= 1).
+    """The score thresholds at each of `fars` for a probe against a template of `faces` enrolled faces (>= 1).
 
     Each is never looser than the threshold at any larger FAR (checked on a 1/20-decade grid from the curves'
     largest FAR): a stricter request never lowers the threshold, even where interpolated curves cross. One grid

@@ -56,7 +56,10 @@ FAR_DOC = ("the false-accept rate the decision should keep (e.g. 0.001: about 1 
            "service turns it into the model's calibrated threshold for this decision. Default: the model card's "
            "default_far. Send far or threshold, not both; a model without FAR calibration refuses far "
            "(validation_error)")
-THRESHOLD_DOC = "a cosine threshold to use as is, instead of one named by its false-accept rate (far)"
+THRESHOLD_DOC = ("a threshold on `score` to use as is, instead of one named by its false-accept rate (far)")
+SCORE_DOC = ("what thresholds apply to: the similarity, corrected by how much each side resembles faces in general "
+             "when the model ships a score-normalisation cohort (similarity - (m_a + m_b) / 2, m the mean of a "
+             "side's 10 highest cosines with the cohort); equal to the similarity for a model without one")
 MIN_FAR = 1e-9  # the smallest FAR a request may name: thresholds below it are all but 1
 Far = Annotated[float, Field(ge=MIN_FAR, le=0.1, description=FAR_DOC)]
 
@@ -131,9 +134,10 @@ FAR_RESULT_DOC = ("the false-accept rate the threshold was calibrated for (null:
 class VerifyResult(BaseModel):
     similarity: float = Field(description="cosine similarity of the two faces, or of image_a's face and the "
                                           "identity's template (the normalised mean of its faces), in [-1, 1]")
-    threshold: float | None = Field(description="the decision threshold used (null: the model has none)")
+    score: float = Field(description=SCORE_DOC)
+    threshold: float | None = Field(description="the decision threshold on score (null: the model has none)")
     far: float | None = Field(description=FAR_RESULT_DOC)
-    match: bool | None = Field(description="similarity >= threshold; null when there is no threshold")
+    match: bool | None = Field(description="score >= threshold; null when there is no threshold")
     model: str
     face_a: FaceOut
     face_b: FaceOut | None = Field(None, description="the face of image_b; null when verifying against an identity")
@@ -229,9 +233,10 @@ class EnrolWarning(BaseModel):
     identity: IdentityRef = Field(description="the other identity")
     face_id: int = Field(description="its face most similar to the new one")
     similarity: float = Field(description="cosine similarity to its template (the normalised mean of its faces)")
-    own_similarity: float | None = Field(description="cosine similarity to the template of this identity's other "
-                                                     "faces; null when it had none (then the warning means the "
-                                                     "face reaches the identify threshold for the other identity)")
+    score: float = Field(description="the face's score against that template, as /identify scores it")
+    own_score: float | None = Field(description="the face's score against the template of this identity's other "
+                                                "faces; null when it had none (then the warning means the face "
+                                                "reaches the identify threshold for the other identity)")
 
 
 class ImageResult(BaseModel):
@@ -272,6 +277,7 @@ class IdentifyParams(_Decided):
 class CandidateOut(BaseModel):
     identity: IdentityRef
     similarity: float = Field(description="cosine similarity to the identity's template (mean of its faces)")
+    score: float = Field(description=SCORE_DOC)
     face_id: int = Field(description="the identity's enrolled face most similar to the probe")
     enrolled_faces: int = Field(description="faces in the identity's template")
     threshold: float | None = Field(description="the threshold this candidate must reach to be the match")
@@ -279,7 +285,7 @@ class CandidateOut(BaseModel):
 
 class FaceIdentification(BaseModel):
     face: FaceOut
-    candidates: list[CandidateOut] = Field(description="best first, one per identity")
+    candidates: list[CandidateOut] = Field(description="best score first, one per identity")
     match: CandidateOut | None = Field(description="the best candidate if it reaches its threshold, else null")
     threshold: float | None = Field(description="the threshold the best candidate had to reach (with no "
                                                 "candidate: the one a 1-face identity would have to reach)")
@@ -343,6 +349,8 @@ class ConfusablePairOut(BaseModel):
     face_a: int = Field(description="identity_a's face closest to a face of identity_b")
     face_b: int = Field(description="that face of identity_b")
     face_similarity: float = Field(description="the cosine between face_a and face_b")
+    face_score: float = Field(description="face_a against face_b as /verify scores two photos (what the identify "
+                                          "threshold applies to)")
 
 
 class StrayFaceOut(BaseModel):

@@ -61,6 +61,6 @@ def open_gallery(settings: Settings) -> Iterator[tuple[FacePipeline, Gallery]]:
 
     with open_sessions(settings) as sessions:
         pipeline = FacePipeline.from_settings(settings)
-        gallery = Gallery.from_settings(sessions, settings, pipeline.embedder.dim)
+        gallery = Gallery.from_settings(sessions, settings, pipeline.embedder.dim, pipeline.embedder.scoring)
         gallery.rebuild()
         yield pipeline, gallery

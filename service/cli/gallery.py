@@ -123,20 +123,22 @@ def verify(
             face = pipeline.embed_one(image_a.read_bytes())
             against: dict[str, object] = {}
             if image_b is not None:
-                similarity = float(np.dot(face.embedding, pipeline.embed_one(image_b.read_bytes()).embedding))
+                other = pipeline.embed_one(image_b.read_bytes()).embedding
+                similarity, score = pipeline.embedder.scoring.pair(face.embedding, other)
                 decision = verify_decision(card, far, threshold)
             else:
                 best = gallery.match_identity(identity, face.embedding)
                 if best is None:
                     raise FaceverError(ErrorCode.identity_without_faces, f"identity {identity} has no faces")
-                similarity = best.similarity
+                similarity, score = best.similarity, best.score
                 decision = verify_decision(card, far, threshold, best.faces)
                 against = {"identity_id": best.identity_id, "name": best.name, "face_id": best.face_id,
                            "enrolled_faces": best.faces}
     except FaceverError as error:
         fail(error)
-    typer.echo(json.dumps({"similarity": round(similarity, 6), "threshold": decision.threshold, "far": decision.far,
-                           "match": decision.accepts(similarity), "model": card.name, **against}))
+    typer.echo(json.dumps({"similarity": round(similarity, 6), "score": round(score, 6),
+                           "threshold": decision.threshold, "far": decision.far, "match": decision.accepts(score),
+                           "model": card.name, **against}))
 
 
 @app.command()
@@ -157,11 +159,12 @@ def identify(
     except FaceverError as error:
         fail(error)
     decisions = [identify_decision(card, far, threshold, c.faces, identities) for c in candidates]
-    shown = [{"identity_id": c.identity_id, "name": c.name, "similarity": round(c.similarity, 6), "face_id": c.face_id,
+    shown = [{"identity_id": c.identity_id, "name": c.name, "similarity": round(c.similarity, 6),
+              "score": round(c.score, 6), "face_id": c.face_id,
               "enrolled_faces": c.faces, "threshold": d.threshold} for c, d in zip(candidates, decisions)]
     first = decisions[0] if decisions else identify_decision(card, far, threshold, 1, identities)
     threshold = first.threshold
-    matched = bool(shown) and bool(decisions[0].accepts(candidates[0].similarity))
+    matched = bool(shown) and bool(decisions[0].accepts(candidates[0].score))
     typer.echo(json.dumps({"candidates": shown, "threshold": threshold, "far": first.far, "identities": identities,
                            "match": shown[0] if matched else None}))
     if not matched:
@@ -174,8 +177,8 @@ def _best_candidate(shown: list[dict], threshold: float | None, embedder: str) -
         return f"nobody is enrolled with the model {embedder}"
     best = shown[0]
     below = "the model has no threshold" if threshold is None else f"below the threshold {threshold}"
-    return (f"the best candidate, {best['name']} (identity {best['identity_id']}), has similarity "
-            f"{best['similarity']}, {below}")
+    return (f"the best candidate, {best['name']} (identity {best['identity_id']}), has score "
+            f"{best['score']}, {below}")
 
 
 @app.command()

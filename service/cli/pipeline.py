@@ -63,7 +63,7 @@ def embed(
 
 @app.command()
 def compare(image_a: ImageArg, image_b: ImageArg, embedder: EmbedderOpt = None, policy: PolicyOpt = None) -> None:
-    """Print the cosine similarity of the chosen face in IMAGE_A and in IMAGE_B."""
+    """Print the cosine similarity and score of the chosen face in IMAGE_A and in IMAGE_B."""
     from service.vision.pipeline import FacePipeline
 
     try:
@@ -71,12 +71,12 @@ def compare(image_a: ImageArg, image_b: ImageArg, embedder: EmbedderOpt = None, 
         face_a, face_b = (pipeline.embed_one(path.read_bytes()) for path in (image_a, image_b))
     except FaceverError as error:
         fail(error)
-    similarity = float(np.dot(face_a.embedding, face_b.embedding))
+    similarity, score = pipeline.embedder.scoring.pair(face_a.embedding, face_b.embedding)
     decision = verify_decision(pipeline.embedder.card, None, None)
-    result = {"similarity": round(similarity, 6), "model": pipeline.embedder.card.name,
+    result = {"similarity": round(similarity, 6), "score": round(score, 6), "model": pipeline.embedder.card.name,
               "threshold": decision.threshold, "far": decision.far}
     if decision.threshold is not None:
-        result["match"] = decision.accepts(similarity)
+        result["match"] = decision.accepts(score)
     typer.echo(json.dumps(result))
 
 

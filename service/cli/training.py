@@ -127,6 +127,29 @@ def export(
 
 
 @app.command()
+def cohort(
+    model_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="model folder (model.onnx + model.json)")],
+    data_dirs: Annotated[list[Path], typer.Argument(exists=True, file_okay=False,
+                                                    help="prepared training folder(s) (facever prepare)")],
+    faces: Annotated[int, typer.Option(min=10, help="cohort faces, one per person")] = 2000,
+    seed: Annotated[int, typer.Option(help="which people and faces")] = 0,
+) -> None:
+    """Ship a score-normalisation cohort with the model (cohort.npy, named in its card): its scores are then
+    corrected for faces that resemble many others. The card's thresholds and LFW metrics are dropped: evaluate
+    the model again (lfw, identities) and `facever calibrate` it with both reports."""
+    try:
+        card = _training("training.export.cohort").ship_cohort(model_dir, data_dirs, faces, seed)
+    except FaceverError as error:
+        fail(error)
+    except ValueError as error:  # a folder without faces
+        typer.echo(f"facever cohort: {error}", err=True)
+        raise typer.Exit(code=2) from error
+    typer.echo(json.dumps({"model_dir": str(model_dir), "cohort": card.cohort.model_dump()}))
+    typer.echo(f"now: facever evaluate lfw --embedder {card.name}, facever evaluate identities --embedder {card.name}, "
+               f"and facever calibrate {model_dir} --report ... with each report", err=True)
+
+
+@app.command()
 def calibrate(
     model_dir: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="model folder (model.onnx + model.json)")],
     report: Annotated[

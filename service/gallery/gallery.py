@@ -6,7 +6,7 @@ visible at once. Other workers' writes arrive through `sync()`, which `search()`
 older than `sync_interval` seconds.
 
 The index holds one vector per identity: its template, the normalised mean of its faces' embeddings
-(service.gallery.templates). An event recomputes its identity's template from SQL as it is then, so replaying
+(service.gallery.templates), in the form the model's scoring ranks exactly by score (service.vision.cohort). An event recomputes its identity's template from SQL as it is then, so replaying
 events is idempotent and a worker that lags only shows an older state. Template keys in the index are this
 worker's own and never reused (graph indexes cannot delete). Start-up calls `rebuild()`.
 """
@@ -28,11 +28,13 @@ from service.gallery import repository
 from service.gallery.index import FaceIndex, IndexSettings
 from service.gallery.repository import AddedFace, NewFace
 from service.gallery.templates import Templates, mean_template
+from service.vision.cohort import Scoring
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """An identity scored against a probe: its template's similarity, its face count and best-matching face."""
+    """An identity scored against a probe: its template's cosine similarity and score (the cosine, cohort-normalised
+    when the model ships a cohort: what thresholds apply to), its face count and best-matching face."""
 
     identity_id: int
     name: str
@@ -40,6 +42,7 @@ class Candidate:
     face_id: int
     similarity: float
     faces: int
+    score: float
 
 
 @dataclass
@@ -58,9 +61,11 @@ class Gallery:
         dim: int,
         index_settings: IndexSettings | None = None,
         sync_interval: float = 0.5,
+        scoring: Scoring | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.embedder, self.dim = embedder_name, dim
+        self.scoring = scoring or Scoring()
         self.index_settings = index_settings or IndexSettings()
         self.sync_interval = sync_interval
         # _sync_lock orders syncs and rebuild swaps (held across SQL reads);
@@ -75,19 +80,21 @@ class Gallery:
         self._last_sync = -math.inf
 
     @classmethod
-    def from_settings(cls, session_factory: sessionmaker[Session], settings: Settings, dim: int) -> Gallery:
+    def from_settings(cls, session_factory: sessionmaker[Session], settings: Settings, dim: int,
+                      scoring: Scoring | None = None) -> Gallery:
         return cls(
             session_factory,
             settings.embedder,
             dim,
             IndexSettings.from_settings(settings),
             settings.gallery_sync_interval,
+            scoring,
         )
 
-    def _build(self, keys: np.ndarray, vectors: np.ndarray, build_threads: int = 0) -> FaceIndex:
+    def _build(self, keys: np.ndarray, templates: np.ndarray, build_threads: int = 0) -> FaceIndex:
         settings = self.index_settings
-        return FaceIndex.build(self.dim, settings.kind, settings.params, keys, vectors, settings.threads,
-                               build_threads)
+        return FaceIndex.build(self.dim + self.scoring.index_dims, settings.kind, settings.params, keys,
+                               self.scoring.index_rows(templates), settings.threads, build_threads)
 
     def __len__(self) -> int:
         """Enrolled faces of this embedder."""
@@ -168,7 +175,7 @@ class Gallery:
         self._index.remove(old)
         keys = np.arange(self._next_key, self._next_key + len(templates.identity_ids), dtype=np.int64)
         self._next_key += len(keys)
-        self._index.add(keys, templates.vectors)
+        self._index.add(keys, self.scoring.index_rows(templates.vectors))
         for identity_id, key, faces in zip(templates.identity_ids.tolist(), keys.tolist(), templates.faces.tolist()):
             self._entries[identity_id] = _Entry(key, faces)
             self._owners[key] = identity_id
@@ -200,7 +207,7 @@ class Gallery:
             self.sync(wait=False)  # a sync already running elsewhere is fresh enough
 
     def search(self, vector: np.ndarray, top_k: int = 5, threshold: float | None = None) -> list[Candidate]:
-        """Up to `top_k` identities by their template's similarity, at least `threshold` if given.
+        """Up to `top_k` identities by their template's score, at least `threshold` if given.
 
         The index proposes the identities; their scores and best faces are then read from SQL, so an identity
         changed or deleted by another worker since the last sync is scored as it is now, or left out."""
@@ -209,13 +216,13 @@ class Gallery:
         self.refresh()
         query = self._unit(vector)
         with self._index_lock:
-            _, keys = self._index.search(query, top_k)
+            _, keys = self._index.search(self.scoring.index_query(query), top_k)
             found = [self._owners[key] for key in keys[0].tolist() if key in self._owners]
         scored = self._score(found, query)
-        return [c for c in scored if threshold is None or c.similarity >= threshold][:top_k]
+        return [c for c in scored if threshold is None or c.score >= threshold][:top_k]
 
     def _score(self, identity_ids: Sequence[int], query: np.ndarray) -> list[Candidate]:
-        """Candidates for the identities that still have faces, best first."""
+        """Candidates for the identities that still have faces, best score first."""
         with self.session_factory() as session:
             identities = repository.identities_by_id(session, identity_ids)
             faces: dict[int, tuple[list[int], list[np.ndarray]]] = {}
@@ -225,16 +232,20 @@ class Gallery:
                 ids, vectors = faces.setdefault(identity_id, ([], []))
                 ids.append(face_id)
                 vectors.append(embedding)
+        kept = [i for i in faces if i in identities]
+        if not kept:
+            return []
+        templates = np.stack([mean_template(np.stack(faces[i][1])) for i in kept])
+        similarities = templates @ query
+        scores = self.scoring.score(similarities, self.scoring.shifts(query)[0], self.scoring.shifts(templates))
         candidates = []
-        for identity_id, (ids, vectors) in faces.items():
-            identity = identities.get(identity_id)
-            if identity is None:
-                continue
-            matrix = np.stack(vectors)
-            best = int(np.argmax(matrix @ query))
-            similarity = float(mean_template(matrix) @ query)
-            candidates.append(Candidate(identity_id, identity.name, identity.external_id, ids[best], similarity, len(ids)))
-        return sorted(candidates, key=lambda c: -c.similarity)
+        for identity_id, similarity, score in zip(kept, similarities.tolist(), scores.tolist()):
+            ids, vectors = faces[identity_id]
+            best = int(np.argmax(np.stack(vectors) @ query))
+            identity = identities[identity_id]
+            candidates.append(Candidate(identity_id, identity.name, identity.external_id, ids[best], similarity,
+                                        len(ids), score))
+        return sorted(candidates, key=lambda c: -c.score)
 
     def match_identity(self, identity_id: int, vector: np.ndarray) -> Candidate | None:
         """The identity scored against `vector` by its template, from SQL; None if it has no face of this

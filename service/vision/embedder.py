@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
 from service.config import Settings
 from service.errors import ErrorCode, FaceverError
+from service.vision.cohort import Scoring, load_cohort
+from service.vision.file_hash import file_sha256
 from service.vision.model_card import ONNX_FILE, InputSpec, ModelCard, load_model_card
 from service.vision.onnx_session import open_session
 
@@ -38,16 +39,9 @@ def check_crops(crops: np.ndarray) -> None:
         raise ValueError(f"crops must be uint8 RGB, got {crops.dtype}")
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class Embedder:
-    """One loaded embedder: verifies the card and ONNX file, then embeds batches of aligned crops."""
+    """One loaded embedder: verifies the card, ONNX file and cohort, then embeds batches of aligned crops;
+    `scoring` scores its embeddings as the card's thresholds expect."""
 
     def __init__(self, model_dir: Path, *, device: str = "cpu", threads: int = 0) -> None:
         model_dir = Path(model_dir)
@@ -61,6 +55,8 @@ class Embedder:
         self._check_io(onnx_path)
         self.dim: int = self.card.embedding.dim
         self.model_dir = model_dir
+        cohort = self.card.cohort
+        self.scoring = Scoring(None if cohort is None else load_cohort(model_dir, cohort, self.dim))
 
     def _invalid_unless(self, ok: bool, message: str) -> None:
         if not ok:

@@ -85,7 +85,7 @@ class Metrics(_Part):
 
 
 class Thresholds(_Part):
-    """Cosine-similarity decision thresholds and the data they were calibrated on."""
+    """Decision thresholds on the model's score (service.vision.cohort.Scoring) and the data they were calibrated on."""
 
     best_accuracy: float | None = None
     far_1e_3: float | None = Field(None, alias="far_1e-3")
@@ -101,7 +101,7 @@ class Thresholds(_Part):
 class FarCurve(_Part):
     """Decision thresholds for probes against identities of `faces` enrolled faces, by false-accept rate.
 
-    ``threshold[i]`` is the smallest cosine at which at most a fraction ``far[i]`` of the calibration impostor
+    ``threshold[i]`` is the smallest score at which at most a fraction ``far[i]`` of the calibration impostor
     comparisons (a probe photo against the mean template of another person's `faces` photos) were accepted.
     ``far`` falls strictly; ``faces`` = 1 is also photo against photo."""
 
@@ -142,13 +142,17 @@ class OpenSetCurve(_Part):
         return self
 
 
+Scoring = Literal["mean_template", "mean_template_cohort"]
+
+
 class Calibration(_Part):
     """FAR-named thresholds for every decision the service makes (service.decisions applies them).
 
-    Identities are scored by the normalised mean of their enrolled embeddings (``scoring``); impostor scores
+    Identities are scored by the normalised mean of their enrolled embeddings (``scoring``), the cosine corrected
+    by the model's cohort when it ships one (``mean_template_cohort``, service.vision.cohort); impostor scores
     against such a template rise with the number of faces in it, hence one curve per template size."""
 
-    scoring: Literal["mean_template"] = "mean_template"
+    scoring: Scoring = "mean_template"
     curves: list[FarCurve] = Field(min_length=1, description="by enrolled faces, increasing; the first has 1")
     open_set: list[OpenSetCurve] = Field(default_factory=list, description="by gallery size, increasing; none: the "
                                                                          "union bound FPIR / N")
@@ -179,6 +183,22 @@ class Compaction(_Part):
     mean_cosine: float = Field(ge=-1, le=1)
 
 
+class CohortSpec(_Part):
+    """The score-normalisation cohort shipped beside the model as cohort.npy (service.vision.cohort): `faces`
+    unit embeddings (float16) of training faces, one per person, none of them an evaluation face."""
+
+    faces: int = Field(ge=1)
+    top_k: int = Field(ge=1, description="cohort cosines averaged per vector (K)")
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of cohort.npy")
+    source: str = Field(min_length=1, description="the folders the faces were drawn from, and how")
+
+    @model_validator(mode="after")
+    def _k_within(self) -> CohortSpec:
+        if self.top_k > self.faces:
+            raise ValueError(f"top_k {self.top_k} exceeds the cohort's {self.faces} faces")
+        return self
+
+
 class ModelCard(_Part):
     """Everything the service needs to trust and use an embedder, plus how it was made."""
 
@@ -194,11 +214,20 @@ class ModelCard(_Part):
     # how the weights are stored; cards written before this field existed are fp32 exports
     weights: Weights = "fp32"
     compaction: Compaction | None = None
+    cohort: CohortSpec | None = None  # scores are cohort-normalised exactly when the model ships one
 
     @model_validator(mode="after")
     def _compaction_iff_compact(self) -> ModelCard:
         if (self.weights == "fp32") != (self.compaction is None):
             raise ValueError(f"weights {self.weights!r} needs compaction details exactly when it is not fp32")
+        return self
+
+    @model_validator(mode="after")
+    def _thresholds_in_scoring_units(self) -> ModelCard:
+        # a threshold only means something on the scores it was calibrated on
+        if self.calibration is not None and (self.calibration.scoring == "mean_template_cohort") != bool(self.cohort):
+            raise ValueError(f"calibration scoring {self.calibration.scoring!r} does not match a card "
+                             f"{'with' if self.cohort else 'without'} a cohort: recalibrate")
         return self
 
     def updated(self, **fields: object) -> ModelCard:

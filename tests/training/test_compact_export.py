@@ -193,7 +193,7 @@ def test_calibrate_writes_the_evaluation_into_the_card_and_nothing_else(models: 
     json.dumps(_report("x", "0" * 64)),  # the same name, another network
     json.dumps(_report("x")),  # written before reports carried the sha256
     json.dumps({"model": "x", "onnx_sha256": "SHA"}),
-    json.dumps(_report("x", "SHA") | {"cohort": {"faces": 2000, "top_k": 10}}),  # scores the service does not use
+    json.dumps(_report("x", "SHA") | {"cohort": {"sha256": "0" * 64, "faces": 2000, "top_k": 10}}),  # scored otherwise
     "not json",
 ])
 def test_calibrate_refuses_a_report_of_another_model_or_no_report(models: dict[str, Path], tmp_path: Path,

@@ -1,4 +1,4 @@
-"""scripts/retrain.sh end to end on real CelebA crops: prepare -> train -> export -> LFW evaluation -> install,
+"""scripts/retrain.sh end to end on real CelebA crops: prepare -> train -> export + cohort -> LFW evaluation -> install,
 from one recipe, as a user runs it (a quarter-width net, 20 steps and 20 LFW pairs keep it to about a minute)."""
 
 from __future__ import annotations
@@ -42,3 +42,5 @@ def test_retrain_installs_an_evaluated_model(source_dir: Path, tmp_path: Path) -
     assert card.metrics.lfw_mean == report["result"]["mean_accuracy"]
     assert card.thresholds.best_accuracy == report["result"]["best_threshold"]["value"]
     assert "20 pairs" in card.thresholds.calibrated_on
+    assert card.cohort is not None and embedder.scoring.cohort is not None  # scored as it was evaluated
+    assert report["cohort"]["sha256"] == card.cohort.sha256

@@ -18,7 +18,7 @@ from tqdm import tqdm
 from service.config import Settings
 from service.errors import FaceverError
 from service.vision.detector import CASCADE_VERSION, NET_NAMES
-from service.vision.embedder import file_sha256
+from service.vision.file_hash import file_sha256
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
 from training.data.shards import (

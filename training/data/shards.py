@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from service.vision.align import CROP_HEIGHT, CROP_WIDTH, TEMPLATE
-from service.vision.embedder import file_sha256
+from service.vision.file_hash import file_sha256
 
 FORMAT = "facever-packed-faces"
 VERSION = 1

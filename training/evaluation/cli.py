@@ -29,10 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "evaluation", help="folder for JSON + PNG")
     common.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE, help="aligned-crop cache ('' to disable)")
     common.add_argument("--workers", type=int, default=1, help="alignment threads")
-    common.add_argument("--cohort", type=Path, nargs="+", metavar="DATA_DIR",
-                        help="score with cohort normalisation (service/vision/cohort.py), the cohort drawn from "
-                             "these prepared folders (facever prepare); results are written as <dataset>-cohort-*")
-    common.add_argument("--cohort-faces", type=int, default=2000, help="with --cohort: faces (one per person)")
+    common.add_argument("--plain", action="store_true",
+                        help="score by the plain cosine even if the model ships a cohort (service/vision/cohort.py), "
+                             "for comparison; results are written as <dataset>-plain-*")
     pairwise = argparse.ArgumentParser(add_help=False)
     pairwise.add_argument("--pairs", type=int, help="quick subset: the first N same and N different pairs per fold")
     pairwise.add_argument("--folds", type=int, help="with --pairs: only the first K folds")
@@ -59,19 +58,21 @@ def load_pairs(args: argparse.Namespace) -> tuple[str, PairList]:
 
 
 def _cohort(args: argparse.Namespace, pipeline: FacePipeline) -> Cohort | None:
-    """The --cohort folders' cohort, embedded by the evaluated model (None without --cohort)."""
-    if not args.cohort:
-        return None
-    from training.evaluation.cohort_faces import build_cohort
-
-    return build_cohort(args.cohort, pipeline.embedder.embed, args.cohort_faces)
+    """The cohort the service scores this model with (None: the model ships none, or --plain)."""
+    return None if args.plain else pipeline.embedder.scoring.cohort
 
 
-def _cohort_entry(args: argparse.Namespace, cohort: Cohort | None) -> dict[str, object]:
-    """What a report records of its cohort; `facever calibrate` refuses reports that have one."""
-    if cohort is None:
-        return {}
-    return {"cohort": {"folders": [str(d) for d in args.cohort], "faces": len(cohort.vectors), "top_k": cohort.top_k}}
+def _cohort_entry(pipeline: FacePipeline, cohort: Cohort | None) -> dict[str, object]:
+    """What a report records of its scoring: `facever calibrate` writes a report into a card only when the two
+    score alike (the same cohort file, or neither has one)."""
+    spec = pipeline.embedder.card.cohort
+    if cohort is None or spec is None:
+        return {"cohort": None}
+    return {"cohort": {"sha256": spec.sha256, "faces": spec.faces, "top_k": spec.top_k}}
+
+
+def _stem(args: argparse.Namespace, dataset: str, model: str) -> Path:
+    return args.out / f"{dataset}-{'plain-' if args.plain else ''}{model}"
 
 
 def run_identities(args: argparse.Namespace) -> str:
@@ -100,9 +101,9 @@ def run_identities(args: argparse.Namespace) -> str:
         people = people.with_cohort(cohort)
     report = identity_report(people, "lfw", settings.embedder, pipeline.embedder.card.onnx_sha256,
                              args.default_far, args.seed, [Path(path).name for path in features.paths])
-    stem = args.out / f"identities-{'cohort-' if cohort else ''}{settings.embedder}"
+    stem = _stem(args, "identities", settings.embedder)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(args, cohort), indent=2) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(pipeline, cohort), indent=2) + "\n")
     plot_observed_far(report, stem.with_name(stem.name + "-far.png"))
     if args.write_docs:
         command = "facever evaluate " + shlex.join(args.argv)
@@ -135,12 +136,11 @@ def run(args: argparse.Namespace) -> PairReport:
     cohort = _cohort(args, pipeline)
     if cohort is not None:
         features = features.with_cohort(cohort)
-        dataset += "-cohort"
     sha256 = pipeline.embedder.card.onnx_sha256
     report = pair_report(dataset, settings.embedder, sha256, pairs, features, missing, len(listed) - len(pairs))
-    stem = args.out / f"{dataset}-{settings.embedder}"
+    stem = _stem(args, dataset, settings.embedder)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(args, cohort), indent=2) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(pipeline, cohort), indent=2) + "\n")
     plot_roc({settings.embedder: report.result}, stem.with_name(stem.name + "-roc.png"), title=f"{dataset} ROC")
     return report
 
@@ -149,8 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the arguments (`--help` exits here), evaluate, print the summary."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "write_docs", False) and args.cohort:
-        parser.error("--write-docs writes what the service does, which scores plain cosines: drop --cohort")
+    if getattr(args, "write_docs", False) and args.plain:
+        parser.error("--write-docs writes what the service does, which scores as the model's card says: drop --plain")
     args.argv = list(argv if argv is not None else sys.argv[1:])
     if args.protocol == "identities":
         print(run_identities(args))

@@ -206,7 +206,8 @@ def calibrate(people: People, rows: np.ndarray, seed: int, default_far: float, s
     rng = np.random.default_rng(seed)
     curves = [far_curve(template_scores(people, rows, n, rng).impostor, n) for n in TEMPLATE_SIZES]
     calibration = Calibration(curves=[c for c in curves if c is not None], default_far=default_far,
-                              calibrated_on=source)
+                              calibrated_on=source,
+                              scoring="mean_template" if people.cohort is None else "mean_template_cohort")
     open_set = [open_set_curve(people, rows, calibration, size, rng) for size in GALLERY_SIZES]
     return calibration.model_copy(update={"open_set": [c for c in open_set if c is not None]})
 

@@ -24,9 +24,12 @@ def calibrate_card(model_dir: Path, report: dict[str, Any]) -> ModelCard:
     if evaluated != card.onnx_sha256:
         raise ValueError(f"the report evaluates another {card.name} network (its ONNX sha256 {evaluated}, "
                          f"this folder's {card.onnx_sha256}): evaluate this folder's model")
-    if report.get("cohort"):
-        raise ValueError("the report scores cohort-normalised similarities (facever evaluate --cohort), which the "
-                         "service does not use: evaluate without --cohort to calibrate a card")
+    scored = (report.get("cohort") or {}).get("sha256")
+    shipped = card.cohort.sha256 if card.cohort else None
+    if scored != shipped:
+        raise ValueError(f"the report scores {'with cohort ' + scored if scored else 'plain cosines'}, the service "
+                         f"scores this model {'with cohort ' + shipped if shipped else 'by plain cosines'}: evaluate "
+                         "it as served (without --plain, after any `facever cohort`)")
     if report.get("protocol") == "identities":
         calibrated = card.updated(calibration=Calibration.model_validate(report["calibration"]))
         calibrated.write(model_dir)

@@ -48,7 +48,8 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from service.vision.embedder import file_sha256, preprocess_with_flips
+from service.vision.embedder import preprocess_with_flips
+from service.vision.file_hash import file_sha256
 from service.vision.model_card import ONNX_FILE, Compaction, ModelCard, Weights, load_model_card
 from training.data.shards import CROP_SHAPE, load_shard, read_manifest
 from training.export.embedder import staged_onnx

@@ -12,7 +12,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from service.vision.embedder import file_sha256, preprocess
+from service.vision.embedder import preprocess
+from service.vision.file_hash import file_sha256
 from service.vision.model_card import (
     ONNX_FILE,
     EmbeddingSpec,

@@ -38,6 +38,7 @@ Count = Annotated[int, Query(ge=0, le=500)]
 def separability(request: Request, sessions: Sessions, offset: Offset = 0, limit: Limit = 50, pairs: Count = 10,
                  strays: Count = 50) -> GalleryHealth:
     gallery, card = deps.gallery_of(request), deps.pipeline_of(request).embedder.card
+    scoring = gallery.scoring
     with sessions() as session:
         face_ids, owners, vectors = repository.load_labelled_embeddings(session, gallery.embedder, gallery.dim)
         found = gallery_separability(face_ids, owners, vectors, pairs, gallery.index_settings.threads)
@@ -51,6 +52,8 @@ def separability(request: Request, sessions: Sessions, offset: Offset = 0, limit
     page = [n for n in page if n.identity_id in refs and n.nearest_id in refs]
     found_pairs = [p for p in found.pairs if p.identity_a in refs and p.identity_b in refs]
     stray_page = [s for s in stray_page if s.identity_id in refs and s.other_id in refs]
+    row_of = {face_id: row for row, face_id in enumerate(face_ids.tolist())}
+    face_scores = [scoring.pair(vectors[row_of[p.face_a]], vectors[row_of[p.face_b]])[1] for p in found_pairs]
     return GalleryHealth(
         model=card.name, identities=found.identities, faces=found.faces, identify_threshold=identify_decision(card, None, None, 1, found.identities).threshold,
         sep=None if found.sep_mean is None else SepSummary(mean=round(found.sep_mean, 6), std=round(found.sep_std, 6)),
@@ -59,7 +62,8 @@ def separability(request: Request, sessions: Sessions, offset: Offset = 0, limit
                            total=len(found.neighbours), offset=offset, limit=limit),
         pairs=[ConfusablePairOut(identity_a=refs[p.identity_a], identity_b=refs[p.identity_b],
                                  cosine=round(p.cosine, 6), face_a=p.face_a, face_b=p.face_b,
-                                 face_similarity=round(p.face_similarity, 6)) for p in found_pairs],
+                                 face_similarity=round(p.face_similarity, 6), face_score=round(score, 6))
+               for p, score in zip(found_pairs, face_scores)],
         strays=[StrayFaceOut(identity=refs[s.identity_id], face_id=s.face_id, own_cosine=round(s.own_cosine, 6),
                              nearest=refs[s.other_id], cosine=round(s.other_cosine, 6)) for s in stray_page],
         strays_total=len(found.strays),

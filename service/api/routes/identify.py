@@ -37,7 +37,7 @@ IMAGE = "image"
              openapi_extra=body_doc(IdentifyParams, {IMAGE: 1}, [IMAGE], at_most_one=STRICTNESS),
              summary="Identify a face",
              responses=error_responses(*CLIENT, *IMAGE_BODY, *FACE),
-             description="Candidates are the top_k identities by the similarity of their template (the "
+             description="Candidates are the top_k identities by the score of their template (the "
                          "normalised mean of their faces), whatever the threshold; `match` is the first candidate "
                          "if it reaches its threshold, else null. Thresholds come from `far` (default: the model "
                          "card's default_far): each candidate is held to far / (identities enrolled), at its "
@@ -81,11 +81,11 @@ def _answer(face: EmbeddedFace, hits: list[Candidate], decide: Callable[[int], D
             with_crop: bool) -> FaceIdentification:
     candidates = [
         CandidateOut(identity=IdentityRef.of_candidate(hit), similarity=round(hit.similarity, 6),
-                     face_id=hit.face_id, enrolled_faces=hit.faces, threshold=decide(hit.faces).threshold)
+                     score=round(hit.score, 6), face_id=hit.face_id, enrolled_faces=hit.faces, threshold=decide(hit.faces).threshold)
         for hit in hits
     ]
     best = candidates[0] if candidates else None
     threshold = best.threshold if best is not None else decide(1).threshold
-    match = best if best is not None and threshold is not None and best.similarity >= threshold else None
+    match = best if best is not None and threshold is not None and best.score >= threshold else None
     return FaceIdentification(face=FaceOut.of(face.face), candidates=candidates, match=match, threshold=threshold,
                               crop=crop_data_url(face.crop) if with_crop else None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
@@ -28,8 +27,8 @@ IMAGE_FIELDS = ("image_a", "image_b")
                                        ErrorCode.identity_without_faces),
              summary="Verify two faces, or a face against an enrolled identity",
              description="Send image_a and either image_b or identity_id (then image_a's face is compared with "
-                         "the identity's template, the normalised mean of its faces). The threshold comes from "
-                         "`far` (default: the model card's default_far), calibrated for photo against photo or "
+                         "the identity's template, the normalised mean of its faces). `match` compares `score` "
+                         "with a threshold that comes from `far` (default: the model card's default_far), calibrated for photo against photo or "
                          "for an identity with as many faces as this one; an explicit `threshold` applies as is.")
 async def verify(request: Request) -> VerifyResult:
     pipeline, gallery = deps.pipeline_of(request), deps.gallery_of(request)
@@ -53,7 +52,7 @@ async def verify(request: Request) -> VerifyResult:
         result = {"model": card.name, "face_a": FaceOut.of(face_a.face), "crop_a": crop(face_a.crop)}
         if image_b is not None:
             face_b = faces["image_b"]
-            similarity = float(np.dot(face_a.embedding, face_b.embedding))
+            similarity, score = pipeline.embedder.scoring.pair(face_a.embedding, face_b.embedding)
             decision = verify_decision(card, params.far, params.threshold)
             result.update(face_b=FaceOut.of(face_b.face), crop_b=crop(face_b.crop))
         else:
@@ -61,10 +60,10 @@ async def verify(request: Request) -> VerifyResult:
             if best is None:
                 raise FaceverError(ErrorCode.identity_without_faces, f"identity {params.identity_id} has no "
                                    "enrolled face for the active model", identity_id=params.identity_id)
-            similarity = best.similarity
+            similarity, score = best.similarity, best.score
             decision = verify_decision(card, params.far, params.threshold, best.faces)
             result.update(identity=IdentityRef.of_candidate(best), face_id=best.face_id, enrolled_faces=best.faces)
-        return VerifyResult(similarity=round(similarity, 6), threshold=decision.threshold, far=decision.far,
-                            match=decision.accepts(similarity), **result)
+        return VerifyResult(similarity=round(similarity, 6), score=round(score, 6), threshold=decision.threshold,
+                            far=decision.far, match=decision.accepts(score), **result)
 
     return await run_in_threadpool(run)

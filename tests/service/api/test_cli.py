@@ -62,9 +62,10 @@ def test_enrol_a_folder_then_identify_and_verify(env, tmp_path, service_card):
 
     top = json.loads(_run("identify", str(lfw_image("Jennifer_Garner", 1))))["candidates"][0]
     assert top["name"] == "Jennifer Garner" and top["similarity"] == pytest.approx(1.0, abs=1e-4)
-    verdict = json.loads(_run("verify", str(lfw_image("Jennifer_Garner", 1)), "--identity",
-                              str(top["identity_id"]), "--threshold", "0.99"))
-    assert verdict["match"] is True
+    for margin, match in ((-0.01, True), (0.01, False)):  # an explicit threshold applies to the score as is
+        verdict = json.loads(_run("verify", str(lfw_image("Jennifer_Garner", 1)), "--identity",
+                                  str(top["identity_id"]), "--threshold", f"{top['score'] + margin:.6f}"))
+        assert verdict["match"] is match and verdict["score"] == pytest.approx(top["score"], abs=1e-6)
     pair = json.loads(_run("verify", str(lfw_image("Hans_Blix", 7)), str(lfw_image("Hans_Blix", 7))))
     assert pair["similarity"] == pytest.approx(1.0, abs=1e-5)
 
@@ -101,8 +102,8 @@ def test_identify_says_no_match_and_names_the_best_candidate(env, tmp_path, serv
     assert answer["threshold"] == pytest.approx(identify_threshold(service_card, 1, 1))
     best = answer["candidates"][0]
     assert stranger.stderr.strip() == (
-        f"no match: the best candidate, Hans Blix (identity {best['identity_id']}), has similarity "
-        f"{best['similarity']}, below the threshold {answer['threshold']}")
+        f"no match: the best candidate, Hans Blix (identity {best['identity_id']}), has score "
+        f"{best['score']}, below the threshold {answer['threshold']}")
 
 
 @pytest.mark.parametrize("layout", ["loose-photos", "nested-too-deep", "empty"])

@@ -89,7 +89,7 @@ def test_sep_per_identity_is_the_cosine_to_the_nearest_other_centre(admin, galle
     assert health["identify_threshold"] == pytest.approx(identify_threshold(service_card, 1, health["identities"]))
 
 
-def test_the_misplaced_face_is_the_one_stray_and_its_pair_comes_first(admin, gallery, vectors):
+def test_the_misplaced_face_is_the_one_stray_and_its_pair_comes_first(admin, gallery, vectors, pipeline):
     health = admin.get("/v1/gallery/separability").json()
     misplaced_id = gallery["misplaced"]["face_id"]
     (stray,) = health["strays"]
@@ -108,16 +108,21 @@ def test_the_misplaced_face_is_the_one_stray_and_its_pair_comes_first(admin, gal
     # the pair's closest faces: the misplaced photo and the Blix face most like it
     assert misplaced_id in (first["face_a"], first["face_b"])
     assert first["face_similarity"] == pytest.approx(float(np.max(vectors["blix"] @ misplaced)), abs=1e-4)
+    closest = vectors["blix"][int(np.argmax(vectors["blix"] @ misplaced))]
+    assert first["face_score"] == pytest.approx(pipeline.embedder.scoring.pair(closest, misplaced)[1], abs=1e-4)
 
 
-def test_the_enrolment_of_the_misplaced_face_warned(gallery, vectors):
+def test_the_enrolment_of_the_misplaced_face_warned(gallery, vectors, pipeline):
     warning = gallery["misplaced"]["warning"]
     misplaced = vectors["garner"][-1]
     assert warning["code"] == "closer_to_other_identity"
     assert warning["identity"]["id"] == gallery["ids"]["blix"]
     # both scored as /identify scores identities: against the template of each identity's faces
+    scoring = pipeline.embedder.scoring
     assert warning["similarity"] == pytest.approx(float(misplaced @ _centre(vectors["blix"])), abs=1e-4)
-    assert warning["own_similarity"] == pytest.approx(float(misplaced @ _centre(vectors["garner"][:-1])), abs=1e-4)
+    assert warning["score"] == pytest.approx(scoring.pair(misplaced, _centre(vectors["blix"]))[1], abs=1e-4)
+    assert warning["own_score"] == pytest.approx(scoring.pair(misplaced, _centre(vectors["garner"][:-1]))[1], abs=1e-4)
+    assert warning["own_score"] < warning["score"]
     assert "'blix'" in warning["message"]
 
 
@@ -127,10 +132,10 @@ def test_a_first_face_that_reaches_the_identify_threshold_for_another_identity_w
         result = _enrol(admin, newcomer, lfw("Hans_Blix", 9)).json()["results"][0]
         assert result["status"] == "enrolled"
         warning = result["warning"]
-        assert warning["identity"]["id"] == gallery["ids"]["blix"] and warning["own_similarity"] is None
+        assert warning["identity"]["id"] == gallery["ids"]["blix"] and warning["own_score"] is None
         blix_faces = len(admin.get(f"/v1/identities/{gallery['ids']['blix']}/faces").json()["items"])
         identities = admin.post("/v1/identify", files={"image": ("q.jpg", lfw("Hans_Blix", 9), "image/jpeg")}).json()
-        assert warning["similarity"] >= identify_threshold(service_card, blix_faces, identities["identities"] - 1)
+        assert warning["score"] >= identify_threshold(service_card, blix_faces, identities["identities"] - 1)
     finally:
         admin.delete(f"/v1/identities/{newcomer}")
 

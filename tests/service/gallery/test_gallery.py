@@ -14,6 +14,7 @@ from service.errors import ErrorCode, FaceverError
 from service.gallery import repository
 from service.gallery.gallery import Gallery
 from service.gallery.index import IndexSettings
+from service.vision.cohort import Cohort, Scoring
 from tests.service.gallery.vectors import clusters, new_face, unit
 
 DIM = 32
@@ -35,10 +36,11 @@ def make_worker(migrated_url: str) -> Iterator[MakeWorker]:
         embedder: str = EMBEDDER,
         dim: int = DIM,
         threads: int = 0,
+        scoring: Scoring | None = None,
     ) -> Gallery:
         engines.append(make_engine(migrated_url))
         settings = IndexSettings(kind, params or {}, threads)
-        gallery = Gallery(session_factory(engines[-1]), embedder, dim, settings, sync_interval)
+        gallery = Gallery(session_factory(engines[-1]), embedder, dim, settings, sync_interval, scoring)
         gallery.rebuild()
         return gallery
 
@@ -81,6 +83,32 @@ def test_search_scores_identities_by_their_template(make_worker: MakeWorker, peo
     # verify against an identity and identify give the same score for the same identity
     found = {c.identity_id: c for c in gallery.search(centres[4], top_k=100)}
     assert found[enrolled[4][0]] == match
+
+
+@pytest.mark.parametrize("kind,params", [("flat", {}), ("hnsw", {}), ("ivf", {"nlist": 1})])
+def test_with_a_cohort_identities_rank_by_score_not_cosine(make_worker: MakeWorker, kind: str, params: dict) -> None:
+    """A cohort crowded on one side of the space: identities there lose more of their score. The gallery ranks,
+    thresholds and reports by score, and its index finds the score's order, not the cosine's."""
+    rng = np.random.default_rng(7)
+    crowd = unit(rng.normal(size=DIM))
+    scoring = Scoring(Cohort(unit(crowd + 0.6 * rng.normal(size=(300, DIM))), top_k=5))
+    centres, faces = clusters(rng, 40, 3, DIM)
+    gallery = make_worker(kind=kind, params=params, scoring=scoring)
+    ids = [_person(gallery, f"person {i}", faces[i])[0] for i in range(len(centres))]
+    templates = unit(faces.mean(axis=1))
+    probe = unit(centres[0] + crowd)  # between one identity and the crowd: cosine and score disagree on the order
+    cosines = templates @ probe
+    scores = scoring.score(cosines, scoring.shifts(probe)[0], scoring.shifts(templates))
+    by_score = [ids[i] for i in np.argsort(-scores)[:5]]
+    assert by_score != [ids[i] for i in np.argsort(-cosines)[:5]]  # the case tells the two orders apart
+    found = gallery.search(probe, top_k=5)
+    assert [c.identity_id for c in found] == by_score
+    assert [c.score for c in found] == pytest.approx(sorted(scores, reverse=True)[:5], abs=1e-5)
+    assert [c.similarity for c in found] == pytest.approx([cosines[ids.index(c.identity_id)] for c in found], abs=1e-5)
+    cut = float(np.sort(scores)[-4:-2].mean())  # between the 3rd and 4th best
+    assert [c.identity_id for c in gallery.search(probe, 5, threshold=cut)] == by_score[:3]
+    match = gallery.match_identity(by_score[0], probe)
+    assert match is not None and match.score == pytest.approx(float(scores.max()), abs=1e-5)
 
 
 def test_a_template_follows_enrolments_and_deletes(make_worker: MakeWorker, people) -> None:

@@ -29,9 +29,9 @@ export function show(el, ...children) {
 }
 
 /** A bar 0..1 for a cosine in [-1, 1], with a tick at the threshold. */
-export function simBar(value, threshold) {
+export function simBar(value, threshold, label = 'cosine') {
   const pct = (v) => `${Math.max(0, Math.min(1, (v + 1) / 2)) * 100}%`;
-  return h('span', { class: 'bar', title: `cosine ${num(value)}` },
+  return h('span', { class: 'bar', title: `${label} ${num(value)}` },
     h('span', { class: 'fill', style: `width:${pct(value)}` }),
     threshold === null || threshold === undefined ? null : h('span', { class: 'tick', style: `left:${pct(threshold)}` }));
 }

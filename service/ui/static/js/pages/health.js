@@ -51,16 +51,16 @@ function report(health, load) {
       storedCrop(pair.identity_b.id, pair.face_b, `face of ${pair.identity_b.name}`),
       h('span', {}, identityLink(pair.identity_a), ' and ', identityLink(pair.identity_b),
         `: cosine of the centres ${num(pair.cosine)}; of their closest faces (shown) ${num(pair.face_similarity)}`,
-        threshold !== null && pair.face_similarity >= threshold
+        threshold !== null && pair.face_score >= threshold
           ? h('strong', { class: 'warn-text' }, ' — a face of one is above the identify threshold for a 1-face identity: identify could confuse them')
           : '.'),
-      simBar(pair.cosine, threshold)))),
+      simBar(pair.face_score, threshold, 'score of the closest faces')))),
     h('h2', {}, 'Each identity’s nearest other identity'),
     h('table', {},
       h('thead', {}, h('tr', {}, h('th', {}, 'Identity'), h('th', { class: 'num' }, 'Faces'), h('th', {}, 'Nearest other identity'), h('th', {}, 'Sep (cosine)'))),
       h('tbody', {}, health.neighbours.items.map((row) => h('tr', {},
         h('td', {}, identityLink(row.identity)), h('td', { class: 'num' }, row.faces), h('td', {}, identityLink(row.nearest)),
-        h('td', {}, simBar(row.cosine, threshold), ' ', num(row.cosine)))))),
+        h('td', {}, simBar(row.cosine, null), ' ', num(row.cosine)))))),
     pager(health.neighbours, load),
   ];
 }

@@ -71,14 +71,14 @@ function answer(face, threshold, number) {
   let summary;
   if (face.match) {
     summary = notice('ok', h('strong', {}, `${title}${face.match.identity.name}. `),
-      `Similarity ${num(face.match.similarity)} is at or above the threshold ${num(threshold)}.`);
+      `Score ${num(face.match.score)} is at or above the threshold ${num(threshold)}.`);
   } else if (!best) {
     summary = notice('bad', h('strong', {}, `${title}No match. `), 'The gallery has no enrolled face to compare with.');
   } else if (threshold === null) {
     summary = notice('info', h('strong', {}, `${title}No decision. `), 'The model has no calibrated threshold.');
   } else {
     summary = notice('bad', h('strong', {}, `${title}No match. `),
-      `The closest enrolled identity, ${best.identity.name}, scores ${num(best.similarity)}, under the threshold ` +
+      `The closest enrolled identity, ${best.identity.name}, scores ${num(best.score)}, under the threshold ` +
       `${num(threshold)}: this person is probably not enrolled (or the photo differs too much from the enrolled ones).`);
   }
   return h('article', { class: 'answer' },
@@ -91,6 +91,6 @@ function answer(face, threshold, number) {
     storedCrop(candidate.identity.id, candidate.face_id, `stored face of ${candidate.identity.name}`),
     h('span', { class: 'who' }, identityLink(candidate.identity),
       candidate.identity.external_id ? h('small', {}, ` ${candidate.identity.external_id}`) : null),
-    simBar(candidate.similarity, threshold),
-    h('span', { class: 'score' }, num(candidate.similarity))))) : null);
+    simBar(candidate.score, threshold, 'score'),
+    h('span', { class: 'score' }, num(candidate.score))))) : null);
 }

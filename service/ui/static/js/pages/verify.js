@@ -67,19 +67,19 @@ export default function verifyPage() {
 }
 
 function verdict(answer) {
-  const similarity = num(answer.similarity);
+  const score = num(answer.score);
   if (answer.match === null) {
     return notice('info', h('strong', {}, 'No decision. '),
-      `Similarity ${similarity}; the model ${answer.model} has no calibrated threshold.`);
+      `Score ${score}; the model ${answer.model} has no calibrated threshold.`);
   }
   const threshold = num(answer.threshold);
   const words = answer.match
-    ? [h('strong', {}, 'Same person. '), `Similarity ${similarity} is at or above the threshold ${threshold}.`]
-    : [h('strong', {}, 'Different people. '), `Similarity ${similarity} is below the threshold ${threshold}.`];
+    ? [h('strong', {}, 'Same person. '), `Score ${score} is at or above the threshold ${threshold}.`]
+    : [h('strong', {}, 'Different people. '), `Score ${score} is below the threshold ${threshold}.`];
   const strictness = answer.far === null
     ? 'a threshold sent with the request'
     : `the threshold that accepts about 1 impostor in ${Math.round(1 / answer.far).toLocaleString('en')}`;
   return notice(answer.match ? 'ok' : 'bad', ...words,
-    h('span', { class: 'hint' }, ` Cosine similarity of the two aligned faces, from −1 to 1, at ${strictness}; ` +
-      `model ${answer.model}.`));
+    h('span', { class: 'hint' }, ` Cosine similarity of the two aligned faces ${num(answer.similarity)}, from −1 to 1; ` +
+      `the score corrects it for how much each face resembles faces in general. At ${strictness}; model ${answer.model}.`));
 }

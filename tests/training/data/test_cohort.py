@@ -8,7 +8,7 @@ import numpy as np
 
 from training.data.dataset import PackedFaces
 from training.data.prepare import PrepareReport
-from training.evaluation.cohort_faces import build_cohort, cohort_crops
+from training.export.cohort import build_cohort, cohort_crops
 
 
 def test_one_face_per_person_and_no_more_than_asked(prepared: tuple[Path, PrepareReport]) -> None:
