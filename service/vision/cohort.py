@@ -28,6 +28,7 @@ from service.vision.model_card import CohortSpec
 
 TOP_K = 10  # cohort cosines averaged per vector
 COHORT_FILE = "cohort.npy"
+FEW_ROWS = 32  # fewer rows than this are scored one by one (Cohort._cosines)
 CHUNK = 4096  # rows scored against the cohort at once (a 32 MiB block of cosines for 2,000 faces)
 
 
@@ -49,10 +50,18 @@ class Cohort:
         rows = np.asarray(vectors, np.float32).reshape(-1, self.vectors.shape[1])
         found = np.empty(len(rows), np.float32)
         for start in range(0, len(rows), CHUNK):
-            cosines = rows[start:start + CHUNK] @ self.vectors.T
+            cosines = self._cosines(rows[start:start + CHUNK])
             top = np.partition(cosines, cosines.shape[1] - self.top_k, axis=1)[:, -self.top_k:]
             found[start:start + CHUNK] = top.mean(axis=1)
         return found
+
+
+    def _cosines(self, rows: np.ndarray) -> np.ndarray:
+        if len(rows) >= FEW_ROWS:
+            return rows @ self.vectors.T
+        # a request's one or two vectors: one matrix-vector product each, which BLAS runs on the calling thread;
+        # a small matrix product would wake its thread pool, measured 100x slower when the cores are busy
+        return np.stack([self.vectors @ row for row in rows]) if len(rows) else np.zeros((0, len(self.vectors)))
 
 
 def normalised(cosine: np.ndarray | float, shift_a: np.ndarray | float, shift_b: np.ndarray | float) -> np.ndarray:

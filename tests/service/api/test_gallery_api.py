@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
@@ -94,10 +95,15 @@ def test_identify_scores_an_identity_by_its_template(client_role, people, servic
     assert body["threshold"] == first["threshold"] == pytest.approx(identify_threshold(service_card, 2, identities))
     assert body["match"] == first
     assert len({c["identity"]["id"] for c in body["candidates"]}) == len(body["candidates"])  # one per identity
-    below = _identify(client_role, BLIX[0], threshold=str(round(expected - 0.01, 4)), top_k="1")
+    shifts = client_role.app.state.pipeline.embedder.scoring.shifts  # the score: less both sides' cohort shifts
+    probe = client_role.app.state.pipeline.embed_one(BLIX[0]).embedding
+    template = client_role.app.state.pipeline.embed_one(BLIX[1]).embedding + probe
+    template /= np.linalg.norm(template)
+    assert first["score"] == pytest.approx(expected - (shifts(probe)[0] + shifts(template)[0]) / 2, abs=1e-4)
+    below = _identify(client_role, BLIX[0], threshold=str(round(first["score"] - 0.01, 4)), top_k="1")
     assert len(below["candidates"]) == 1 and below["match"]["identity"]["id"] == people["blix"]
-    assert below["far"] is None and below["threshold"] == round(expected - 0.01, 4)  # used as is
-    assert _identify(client_role, BLIX[0], threshold=str(round(expected + 0.01, 4)))["match"] is None
+    assert below["far"] is None and below["threshold"] == round(first["score"] - 0.01, 4)  # used as is
+    assert _identify(client_role, BLIX[0], threshold=str(round(first["score"] + 0.01, 4)))["match"] is None
 
 
 # the next tests run before test_enrolment_is_partial_and_says_why enrols Blix's or Garner's face as "Mixed Bag"
@@ -117,7 +123,8 @@ def test_a_person_never_enrolled_is_no_match(client_role, people, service_card, 
     threshold = identify_threshold(service_card, 2, body["identities"])
     assert body["threshold"] == pytest.approx(threshold)
     assert body["match"] is None, body["match"]
-    assert all(c["similarity"] < threshold for c in body["candidates"])  # listed, but all below the threshold
+    assert all(c["score"] < threshold for c in body["candidates"])  # listed, but all below the threshold
+    assert [c["score"] for c in body["candidates"]] == sorted((c["score"] for c in body["candidates"]), reverse=True)
 
 
 def test_identify_all_faces_gives_one_answer_per_face(client_role, people):
@@ -131,14 +138,18 @@ def test_identify_all_faces_gives_one_answer_per_face(client_role, people):
 
 
 def test_verify_against_an_identity(client_role, people):
-    response = client_role.post("/v1/verify", files={"image_a": ("a.jpg", GARNER[1], "image/jpeg")},
-                                data={"identity_id": str(people["garner"]), "threshold": "0.6"})
+    image = {"image_a": ("a.jpg", GARNER[1], "image/jpeg")}
+    found = _identify(client_role, GARNER[1])["candidates"][0]
+    threshold = round(found["score"] - 0.01, 4)
+    response = client_role.post("/v1/verify", files=image,
+                                data={"identity_id": str(people["garner"]), "threshold": str(threshold)})
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["identity"]["id"] == people["garner"] and body["face_b"] is None and body["enrolled_faces"] == 2
     expected = ((1 + _pair_similarity(client_role, GARNER[0], GARNER[1])) / 2) ** 0.5  # as in identify
     assert body["similarity"] == pytest.approx(expected, abs=1e-4) and body["match"] is True
-    assert body["threshold"] == 0.6 and body["far"] is None  # an explicit threshold is used as is
+    assert body["score"] == pytest.approx(found["score"], abs=1e-6)  # the same score from both routes
+    assert body["threshold"] == threshold and body["far"] is None  # an explicit threshold is used as is
 
 
 @pytest.mark.parametrize("person", NEW_PHOTOS, ids=str)

@@ -112,11 +112,12 @@ def test_garbage_base64_is_still_refused(client, garbage):
 
 
 def test_threshold_override_decides_the_match(client):
-    response = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_1), data={"threshold": "0.5"})
-    assert response.json()["threshold"] == 0.5 and response.json()["match"] is True
-    # a request threshold above a same-person pair's similarity turns its match off
-    strict = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_2), data={"threshold": "0.999"}).json()
-    assert strict["threshold"] == 0.999 and strict["match"] is False
+    score = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_2)).json()["score"]
+    # an explicit threshold applies to the score as is: just below it matches, just above it does not
+    for margin, match in ((-0.001, True), (0.001, False)):
+        threshold = round(score + margin, 6)
+        body = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_2), data={"threshold": str(threshold)}).json()
+        assert (body["threshold"], body["far"], body["match"]) == (threshold, None, match)
 
 
 @pytest.mark.parametrize(
@@ -170,6 +171,10 @@ def test_batched_verify_equals_embedding_each_image_alone(client):
     body = client.post("/v1/verify", files=_files(PEIRSOL_1, PEIRSOL_2)).json()
     face_a, face_b = pipeline.embed_one(PEIRSOL_1), pipeline.embed_one(PEIRSOL_2)
     assert body["similarity"] == pytest.approx(float(np.dot(face_a.embedding, face_b.embedding)), abs=1e-5)
+    # the score is the similarity less the mean of both faces' cohort shifts (equal to it without a cohort)
+    shifts = pipeline.embedder.scoring.shifts(np.stack([face_a.embedding, face_b.embedding]))
+    assert body["score"] == pytest.approx(body["similarity"] - shifts.mean(), abs=1e-5)
+    assert body["match"] == (body["score"] >= body["threshold"])
     assert body["face_a"]["box"] == pytest.approx(face_a.face.box.tolist(), abs=0.01)
     assert body["face_b"]["box"] == pytest.approx(face_b.face.box.tolist(), abs=0.01)
     pair = pipeline.embed_each({"a": PEIRSOL_1, "b": PEIRSOL_2})
