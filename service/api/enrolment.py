@@ -26,7 +26,7 @@ class _Checked:
 
     sha256: str
     aligned: AlignedFace | None = None
-    ignored: tuple[DetectedFace, ...] = ()  # the image's other usable faces, not enrolled
+    ignored: tuple[DetectedFace, ...] = ()  # usable faces not enrolled: the others, or all of an ambiguous image
     reason: ErrorCode | None = None
     message: str | None = None
 
@@ -55,7 +55,8 @@ def enrol_images(
     for index, item in enumerate(checked):
         if item.aligned is None:
             results.append(ImageResult(index=index, status="rejected", reason=item.reason.value,
-                                       message=item.message, image_sha256=item.sha256))
+                                       message=item.message, image_sha256=item.sha256,
+                                       ignored_faces=[FaceOut.of(face) for face in item.ignored]))
             continue
         outcome, warning = next(added), next(warned)
         duplicate = outcome.duplicate  # then face_id is the face already stored
@@ -71,13 +72,18 @@ def enrol_images(
 def _check(pipeline: FacePipeline, data: bytes, pick_largest: bool, force_hint: str) -> _Checked:
     """The face an image enrols: by `enrolment_face`, among the faces that pass the quality gate."""
     sha = hashlib.sha256(data).hexdigest()
+    usable: list[DetectedFace] = []
     try:
         rgb = pipeline.decode(data)
         # tiny or doubtful background faces are common in real photos: only good faces can make it ambiguous
-        chosen = enrolment_face(pipeline.usable_faces(rgb), pick_largest)
+        usable = pipeline.usable_faces(rgb)
+        chosen = enrolment_face(usable, pick_largest)
     except FaceverError as error:  # invalid_image, ..., no_face, the gate's codes, multiple_faces
-        hint = f"; {force_hint}" if error.code == ErrorCode.multiple_faces else ""
-        return _Checked(sha, reason=error.code, message=error.message + hint)
+        if error.code != ErrorCode.multiple_faces:
+            return _Checked(sha, reason=error.code, message=error.message)
+        # the faces that made it ambiguous, so the caller sees what was found
+        found = tuple(sorted(usable, key=lambda face: face.area, reverse=True))
+        return _Checked(sha, ignored=found, reason=error.code, message=f"{error.message}; {force_hint}")
     return _Checked(sha, aligned=AlignedFace.of(rgb, chosen.face), ignored=tuple(chosen.ignored))
 
 

@@ -182,13 +182,15 @@ class IdentityUpdate(IdentityCreate):
 
 class IdentityOut(IdentityRef):
     metadata: dict[str, Any]
+    faces: int = Field(description="enrolled faces of the active model: the size of the identity's template")
     created_at: Timestamp
     updated_at: Timestamp
 
     @classmethod
-    def of(cls, identity: Identity) -> IdentityOut:
+    def of(cls, identity: Identity, faces: int) -> IdentityOut:
         return cls(id=identity.id, name=identity.name, external_id=identity.external_id,
-                   metadata=identity.meta or {}, created_at=identity.created_at, updated_at=identity.updated_at)
+                   metadata=identity.meta or {}, faces=faces, created_at=identity.created_at,
+                   updated_at=identity.updated_at)
 
 
 class PageOut(BaseModel, Generic[T]):
@@ -252,8 +254,9 @@ class ImageResult(BaseModel):
     face: FaceOut | None = Field(None, description="the face enrolled (or, for a duplicate, already stored)")
     ignored_faces: list[FaceOut] = Field(
         default_factory=list,
-        description="the image's other faces that passed the quality gate, largest first, not enrolled: each has "
-                    f"less than {SIMILAR_AREA_RATIO:.0%} of the area of `face`, unless pick_largest was set")
+        description="faces of the image that passed the quality gate but were not enrolled, largest first: beside "
+                    f"an enrolled `face`, the others (each under {SIMILAR_AREA_RATIO:.0%} of its area, unless "
+                    "pick_largest was set); in a multiple_faces refusal, every such face, so the ambiguity shows")
     warning: EnrolWarning | None = Field(None, description="set when the face matches another identity better "
                                                            "than this one")
 

@@ -292,6 +292,16 @@ def identity_embeddings(
             yield identity_id, face_id, np.frombuffer(bytes(blob), dtype="<f4", count=dim).astype(np.float32)
 
 
+def face_counts(session: Session, identity_ids: Sequence[int], embedder: str) -> dict[int, int]:
+    """Faces of `embedder` per identity of `identity_ids` (0 for one without any)."""
+    counts = dict.fromkeys(identity_ids, 0)
+    for chunk in _chunks(list(counts)):
+        rows = session.execute(select(Face.identity_id, func.count()).where(
+            Face.identity_id.in_(chunk), Face.embedder == embedder).group_by(Face.identity_id))
+        counts.update((identity_id, count) for identity_id, count in rows)
+    return counts
+
+
 def identities_by_id(session: Session, identity_ids: Sequence[int]) -> dict[int, Identity]:
     """The identities of `identity_ids` that exist, by id."""
     found: dict[int, Identity] = {}

@@ -148,7 +148,13 @@ def run(args: argparse.Namespace) -> PairReport:
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments (`--help` exits here), evaluate, print the summary."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    pair_options = sorted({arg.split("=")[0] for arg in unknown} & {"--pairs", "--folds"})
+    if pair_options:
+        parser.error(f"{' and '.join(pair_options)} choose LFW pairs: they apply to `lfw` and `pairs`, not "
+                     f"`{args.protocol}`, which uses every image")
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "write_docs", False) and args.plain:
         parser.error("--write-docs writes what the service does, which scores as the model's card says: drop --plain")
     args.argv = list(argv if argv is not None else sys.argv[1:])

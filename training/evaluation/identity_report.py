@@ -58,6 +58,11 @@ class IdentityReport:
                 "outliers": [asdict(o) for o in self.outliers], "scorings": [asdict(r) for r in self.scorings]}
 
 
+
+def _verify_label(faces: int) -> str:
+    """A verify row's name, as the README and the API docs call the decision."""
+    return "verify, photo against photo" if faces == 1 else f"verify against an identity of {faces} faces"
+
 def most_matched(fpir: Rate, names: tuple[str, ...], shown: int = 5) -> list[dict[str, Any]]:
     """The enrolled people who drew the most false matches of never-enrolled probes, with how many: when a few
     people draw most of them, the FPIR depends on whether they are enrolled (the width of its interval)."""
@@ -105,7 +110,7 @@ def plot_observed_far(report: IdentityReport, path: Path) -> Path:
     ax = fig.subplots()
     for faces in REPORTED_SIZES:
         rows = [r for r in report.verify if r.faces == faces]
-        _points(ax, [r.far for r in rows], [r.observed_far for r in rows], f"verify, identity of {faces} face(s)", "o")
+        _points(ax, [r.far for r in rows], [r.observed_far for r in rows], _verify_label(faces), "o")
     for size in sorted({r.identities for r in report.identify}):
         rows = [r for r in report.identify if r.identities == size]
         _points(ax, [r.far for r in rows], [r.fpir for r in rows], f"identify, {size} identities (FPIR)", "s")
@@ -158,7 +163,7 @@ def defaults_table(report: IdentityReport) -> str:
     lines = ["| decision | false accepts (95 % interval) | genuine attempts refused (95 % interval) | in plain words |",
              "|---|---|---|---|"]
     for r in (r for r in report.verify if r.far == far):
-        what = "verify, photo against photo" if r.faces == 1 else f"verify against an identity of {r.faces} faces"
+        what = _verify_label(r.faces)
         lines.append(f"| {what} | {_cell(r.observed_far)} | {_cell(r.frr)} | {_one_in(r.observed_far)} impostors "
                      f"accepted, {_one_in(r.frr)} genuine attempts refused |")
     for r in (r for r in report.identify if r.far == far):
@@ -173,7 +178,7 @@ def named_far_table(report: IdentityReport) -> str:
     lines = ["| decision | FAR named | observed FAR or FPIR (95 % interval) | FRR or FNIR (95 % interval) | trials |",
              "|---|---|---|---|---|"]
     for r in report.verify:
-        lines.append(f"| verify, identity of {r.faces} face(s) | {r.far:g} | {_cell(r.observed_far)} | {_cell(r.frr)} "
+        lines.append(f"| {_verify_label(r.faces)} | {r.far:g} | {_cell(r.observed_far)} | {_cell(r.frr)} "
                      f"| {r.observed_far.trials:,} impostor / {r.frr.trials:,} genuine |")
     for r in report.identify:
         lines.append(f"| identify among {r.identities:,} | {r.far:g} | {_cell(r.fpir)} | {_cell(r.fnir)} | "

@@ -23,6 +23,7 @@ Sessions = Annotated[sessionmaker[Session], Depends(deps.sessions_of)]
 IdentityId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500)]
+Galleries = Annotated[Gallery, Depends(deps.gallery_of)]
 Filter = Annotated[str | None, Query(min_length=1, max_length=255, json_schema_extra=NO_NUL.json_schema_extra),
                    AfterValidator(lambda v: v and no_nul(v))]
 
@@ -40,40 +41,49 @@ _NEW_ID = {"identity_id": "$response.body#/id"}
 def create_identity(body: IdentityCreate, sessions: Sessions) -> IdentityOut:
     with write_session(sessions) as session:
         identity = repository.create_identity(session, body.name, body.external_id, body.metadata)
-    return IdentityOut.of(identity)
+    return IdentityOut.of(identity, faces=0)
+
+
+def _faces(session: Session, gallery: Gallery, identity_ids: list[int]) -> dict[int, int]:
+    return repository.face_counts(session, identity_ids, gallery.embedder)
 
 
 @router.get("/identities", response_model=PageOut[IdentityOut], dependencies=[deps.client],
             responses=error_responses(*CLIENT, *PARAMS),
             summary="List identities (by id; filter by name substring or exact external_id)")
-def list_identities(sessions: Sessions, offset: Offset = 0, limit: Limit = 50, name: Filter = None,
-                    external_id: Filter = None) -> PageOut[IdentityOut]:
+def list_identities(sessions: Sessions, gallery: Galleries, offset: Offset = 0, limit: Limit = 50,
+                    name: Filter = None, external_id: Filter = None) -> PageOut[IdentityOut]:
     with sessions() as session:
         page = repository.list_identities(session, offset, limit, name, external_id)
-    return PageOut(items=[IdentityOut.of(item) for item in page.items], total=page.total, offset=offset, limit=limit)
+        faces = _faces(session, gallery, [item.id for item in page.items])
+    return PageOut(items=[IdentityOut.of(item, faces[item.id]) for item in page.items], total=page.total,
+                   offset=offset, limit=limit)
 
 
 @router.get("/identities/{identity_id}", response_model=IdentityOut, dependencies=[deps.client],
             responses=error_responses(*CLIENT, ErrorCode.not_found, *PARAMS),
             summary="Read an identity")
-def get_identity(identity_id: IdentityId, sessions: Sessions) -> IdentityOut:
+def get_identity(identity_id: IdentityId, sessions: Sessions, gallery: Galleries) -> IdentityOut:
     with sessions() as session:
-        return IdentityOut.of(repository.get_identity(session, identity_id))
+        identity = repository.get_identity(session, identity_id)
+        return IdentityOut.of(identity, _faces(session, gallery, [identity_id])[identity_id])
 
 
 @router.patch("/identities/{identity_id}", response_model=IdentityOut, dependencies=[deps.admin],
               responses=error_responses(*ADMIN, *PARAMS, *BODY, ErrorCode.not_found, ErrorCode.conflict),
               summary="Update an identity's name, external_id or metadata")
-def update_identity(identity_id: IdentityId, body: IdentityUpdate, sessions: Sessions) -> IdentityOut:
+def update_identity(identity_id: IdentityId, body: IdentityUpdate, sessions: Sessions,
+                    gallery: Galleries) -> IdentityOut:
     changes = body.model_dump(include=body.model_fields_set)
     with write_session(sessions) as session:
         identity = repository.update_identity(session, identity_id, changes)
-    return IdentityOut.of(identity)
+        faces = _faces(session, gallery, [identity_id])[identity_id]
+    return IdentityOut.of(identity, faces)  # after the commit, which refreshes updated_at
 
 
 @router.delete("/identities/{identity_id}", status_code=204, dependencies=[deps.admin],
                responses=error_responses(*ADMIN, ErrorCode.not_found, *PARAMS),
                summary="Delete an identity and all its faces (no longer identified once this returns)")
-def delete_identity(identity_id: IdentityId, gallery: Annotated[Gallery, Depends(deps.gallery_of)]) -> Response:
+def delete_identity(identity_id: IdentityId, gallery: Galleries) -> Response:
     gallery.remove_identity(identity_id)
     return Response(status_code=204)

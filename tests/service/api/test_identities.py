@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.api.schemas import MAX_ID
-from tests.service.api.helpers import assert_error
+from tests.service.api.helpers import assert_error, lfw
 
 
 def _create(admin, name: str, **fields) -> dict:
@@ -112,3 +112,19 @@ def test_bad_input_is_a_422(admin, method, path, kwargs):
 def test_unknown_identity_is_a_404(admin):
     assert_error(admin.patch(f"/v1/identities/{MAX_ID}", json={"name": "x"}), 404, "not_found")
     assert_error(admin.get(f"/v1/identities/{MAX_ID}/faces"), 404, "not_found")
+
+
+def test_an_identity_says_how_many_faces_it_has(admin):
+    identity = _create(admin, "Hans Blix")
+    assert identity["faces"] == 0
+    images = [("images", (f"{k}.jpg", lfw("Hans_Blix", k), "image/jpeg")) for k in (7, 8)]
+    assert admin.post(f"/v1/identities/{identity['id']}/faces", files=images).status_code == 201
+    path = f"/v1/identities/{identity['id']}"
+    assert admin.get(path).json()["faces"] == 2
+    assert admin.patch(path, json={"external_id": "hb"}).json()["faces"] == 2
+    listed = admin.get("/v1/identities", params={"external_id": "hb"}).json()["items"]
+    assert [(item["id"], item["faces"]) for item in listed] == [(identity["id"], 2)]
+    face = admin.get(f"{path}/faces").json()["items"][0]["id"]
+    assert admin.delete(f"{path}/faces/{face}").status_code == 204
+    assert admin.get(path).json()["faces"] == 1
+    admin.delete(path)

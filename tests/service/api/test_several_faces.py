@@ -57,6 +57,8 @@ def test_two_faces_of_similar_size_are_refused_and_nothing_is_stored(admin):
     (result,) = body["error"]["details"]["results"]
     assert result["reason"] == "multiple_faces" and "2 faces were found, the second-largest with" in result["message"]
     assert "pick_largest=true" in result["message"]
+    largest, second = result["ignored_faces"]  # the two faces that made it ambiguous, largest first
+    assert SIMILAR_AREA_RATIO * _area(largest) <= _area(second) <= _area(largest)
     assert admin.get(f"/v1/identities/{identity}/faces").json()["total"] == 0
 
 

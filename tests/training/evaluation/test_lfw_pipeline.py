@@ -120,7 +120,9 @@ def test_a_cohort_scores_every_pair_less_the_mean_of_its_shifts(subset: PairList
 
 
 @pytest.mark.parametrize("argv", [["identities", "--write-docs", "--plain"], ["identities", "--pairs", "5"]])
-def test_options_that_do_not_fit_the_protocol_are_refused(argv: list[str]) -> None:
+def test_options_that_do_not_fit_the_protocol_are_refused(argv: list[str], capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as stopped:
         main(argv)
     assert stopped.value.code == 2
+    said = capsys.readouterr().err
+    assert ("drop --plain" if "--plain" in argv else "--pairs choose LFW pairs") in said, said
