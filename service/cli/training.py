@@ -133,12 +133,13 @@ def cohort(
                                                     help="prepared training folder(s) (facever prepare)")],
     faces: Annotated[int, typer.Option(min=10, help="cohort faces, one per person")] = 2000,
     seed: Annotated[int, typer.Option(help="which people and faces")] = 0,
+    version: Annotated[str | None, typer.Option(help="the card's new model version (default: unchanged)")] = None,
 ) -> None:
     """Ship a score-normalisation cohort with the model (cohort.npy, named in its card): its scores are then
     corrected for faces that resemble many others. The card's thresholds and LFW metrics are dropped: evaluate
     the model again (lfw, identities) and `facever calibrate` it with both reports."""
     try:
-        card = _training("training.export.cohort").ship_cohort(model_dir, data_dirs, faces, seed)
+        card = _training("training.export.cohort").ship_cohort(model_dir, data_dirs, faces, seed, version)
     except FaceverError as error:
         fail(error)
     except ValueError as error:  # a folder without faces

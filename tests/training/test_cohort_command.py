@@ -49,7 +49,7 @@ def model_dir(tmp_path: Path) -> Path:
 def test_the_cohort_is_the_models_own_embedding_of_one_face_per_person(model_dir: Path, prepared, tmp_path: Path) -> None:  # noqa: F811
     data_dir = prepared[0]
     before = load_model_card(model_dir)
-    run = CliRunner().invoke(app, ["cohort", str(model_dir), str(data_dir), "--faces", "10"])
+    run = CliRunner().invoke(app, ["cohort", str(model_dir), str(data_dir), "--faces", "10", "--version", "9.1.0"])
     assert run.exit_code == 0, run.output
     embedder = Embedder(model_dir, threads=1)  # loads: the file matches the card's sha256 and shape
     card, cohort = embedder.card, embedder.scoring.cohort
@@ -60,6 +60,7 @@ def test_the_cohort_is_the_models_own_embedding_of_one_face_per_person(model_dir
     assert cohort.vectors == pytest.approx(expected, abs=2e-3)  # float16 on disk
     assert card.thresholds.best_accuracy is None and card.metrics.lfw_mean is None and card.calibration is None
     assert (card.metrics.sep_mean, card.onnx_sha256) == (before.metrics.sep_mean, before.onnx_sha256)
+    assert (before.version, card.version) == ("0.1.0", "9.1.0")
     # only a report scored with this very cohort goes into the card
     assert _calibrate(model_dir, _lfw_report(card.name, card.onnx_sha256, None), tmp_path) == 2
     other = {"sha256": "0" * 64, "faces": people, "top_k": people}

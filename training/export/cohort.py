@@ -49,7 +49,8 @@ def build_cohort(data_dirs: Sequence[Path], embed: Callable[[np.ndarray], np.nda
     return Cohort(vectors, min(TOP_K, len(vectors)) if top_k is None else top_k)
 
 
-def ship_cohort(model_dir: Path, data_dirs: Sequence[Path], faces: int = COHORT_FACES, seed: int = 0) -> ModelCard:
+def ship_cohort(model_dir: Path, data_dirs: Sequence[Path], faces: int = COHORT_FACES, seed: int = 0,
+                version: str | None = None) -> ModelCard:
     """Embed a cohort of `data_dirs` with model_dir's own model, write it as model_dir/cohort.npy and name it in the
     card. Thresholds and LFW metrics were measured on the old scores, so the card drops them: evaluate the model
     again (`facever evaluate lfw`, `facever evaluate identities`) and `facever calibrate` it with both reports.
@@ -64,7 +65,7 @@ def ship_cohort(model_dir: Path, data_dirs: Sequence[Path], faces: int = COHORT_
               + (f"not searched for LFW near-duplicates: {', '.join(unsearched)}" if unsearched
                  else "LFW near-duplicates left out"))
     card = embedder.card.updated(
-        cohort=save_cohort(model_dir, cohort, source), calibration=None, thresholds=Thresholds(),
+        version=version or embedder.card.version, cohort=save_cohort(model_dir, cohort, source), calibration=None, thresholds=Thresholds(),
         metrics=Metrics(sep_mean=embedder.card.metrics.sep_mean, sep_std=embedder.card.metrics.sep_std))
     card.write(model_dir)
     return card

@@ -17,10 +17,12 @@ export default function identitiesPage(selected) {
     try {
       const page = await api(`/identities${query({ offset: state.offset, limit: PAGE, name: state.name })}`);
       show(table, page.items.length ? h('table', {},
-        h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'External id'), h('th', { class: 'num' }, 'Id'))),
+        h('thead', {}, h('tr', {}, h('th', {}, 'Name'), h('th', {}, 'External id'), h('th', { class: 'num' }, 'Faces'),
+          h('th', { class: 'num' }, 'Id'))),
         h('tbody', {}, page.items.map((identity) => h('tr', { class: String(identity.id) === selected ? 'selected' : '' },
           h('td', {}, h('a', { href: `#identities/${identity.id}` }, identity.name)),
           h('td', {}, identity.external_id || ''),
+          h('td', { class: 'num' }, identity.faces),
           h('td', { class: 'num' }, identity.id))))) : h('p', { class: 'hint' }, state.name ? 'No identity has that in its name.' : 'No identity yet: create one below.'),
       pager(page, (offset) => { state.offset = offset; load(); }));
     } catch (error) {
