@@ -31,11 +31,13 @@ def test_card_is_calibrated(shipped: FacePipeline) -> None:
     assert card.metrics.lfw_mean is not None and card.metrics.lfw_std is not None
     assert card.thresholds.best_accuracy is not None and card.thresholds.calibrated_on
     assert card.training.epochs and card.training.base_loss  # a trained model, not the placeholder
+    assert card.cohort is not None and shipped.embedder.scoring.cohort is not None  # scored as calibrated
 
 
 def test_shipped_model_reaches_its_card_lfw_accuracy(shipped: FacePipeline, lfw_dir: Path) -> None:
     pairs = lfw_pairs(lfw_dir.parent / "pairs.txt", lfw_dir).first_per_fold(PAIRS_PER_FOLD)
-    features = embed_images(pairs.unique_paths(), shipped, workers=2)
+    # scored as the service scores two photos: with the model's cohort
+    features = embed_images(pairs.unique_paths(), shipped, workers=2).with_cohort(shipped.embedder.scoring.cohort)
     card = shipped.embedder.card
     accuracy = accuracy_at(features.pair_similarities(pairs), pairs.same, card.thresholds.best_accuracy)
     assert len(pairs) == 600
