@@ -6,7 +6,8 @@ visible at once. Other workers' writes arrive through `sync()`, which `search()`
 older than `sync_interval` seconds.
 
 The index holds one vector per identity: its template, the normalised mean of its faces' embeddings
-(service.gallery.templates), in the form the model's scoring ranks exactly by score (service.vision.cohort). An event recomputes its identity's template from SQL as it is then, so replaying
+(service.gallery.templates), stored with its cohort shift when the model has a cohort, so that the index ranks
+templates exactly by score (service.vision.cohort). An event recomputes its identity's template from SQL as it is then, so replaying
 events is idempotent and a worker that lags only shows an older state. Template keys in the index are this
 worker's own and never reused (graph indexes cannot delete). Start-up calls `rebuild()`.
 """

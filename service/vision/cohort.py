@@ -55,8 +55,8 @@ class Cohort:
             found[start:start + CHUNK] = top.mean(axis=1)
         return found
 
-
     def _cosines(self, rows: np.ndarray) -> np.ndarray:
+        """(n, D) rows -> (n, C) cosines with the cohort."""
         if len(rows) >= FEW_ROWS:
             return rows @ self.vectors.T
         # a request's one or two vectors: one matrix-vector product each, which BLAS runs on the calling thread;
