@@ -142,7 +142,11 @@ def cohort(
         card = _training("training.export.cohort").ship_cohort(model_dir, data_dirs, faces, seed, version)
     except FaceverError as error:
         fail(error)
-    except ValueError as error:  # a folder without faces
+    except FileNotFoundError as error:  # no manifest: not made by facever prepare
+        typer.echo(f"facever cohort: {error.filename or error} is missing: give folders made by `facever prepare`",
+                   err=True)
+        raise typer.Exit(code=2) from error
+    except ValueError as error:  # a folder without faces, or one prepared only in part
         typer.echo(f"facever cohort: {error}", err=True)
         raise typer.Exit(code=2) from error
     typer.echo(json.dumps({"model_dir": str(model_dir), "cohort": card.cohort.model_dump()}))
@@ -179,6 +183,7 @@ def retrain(
     config: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="recipe YAML")],
     src: Annotated[list[Path] | None, typer.Argument(help="per-identity image folder(s); default CelebA + CACD")] = None,
 ) -> None:
-    """prepare -> train -> export -> evaluate (LFW) -> install into models/, from one recipe (scripts/retrain.sh)."""
+    """prepare -> train -> export -> cohort -> evaluate (LFW) -> calibrate -> install into models/, from one recipe
+    (scripts/retrain.sh)."""
     script = Path(__file__).resolve().parent.parent / "scripts" / "retrain.sh"
     raise typer.Exit(subprocess.call(["bash", str(script), str(config), *map(str, src or [])]))

@@ -87,3 +87,12 @@ def test_a_card_refuses_thresholds_of_the_other_scoring(model_dir: Path, prepare
     assert card.updated(calibration=plain.model_copy(update={"scoring": "mean_template_cohort"})).calibration
     with pytest.raises(ValidationError, match="does not match a card without a cohort"):
         card.updated(cohort=None, calibration=plain.model_copy(update={"scoring": "mean_template_cohort"}))
+
+
+def test_a_folder_that_was_not_prepared_is_a_clear_error(model_dir: Path, tmp_path: Path) -> None:
+    photos = tmp_path / "photos" / "someone"
+    photos.mkdir(parents=True)
+    card_before = (model_dir / "model.json").read_bytes()
+    run = CliRunner().invoke(app, ["cohort", str(model_dir), str(photos.parent)])
+    assert run.exit_code == 2 and "facever prepare" in run.output and "Traceback" not in run.output
+    assert (model_dir / "model.json").read_bytes() == card_before and not (model_dir / COHORT_FILE).exists()
