@@ -13,7 +13,7 @@ from service.config import REPO_ROOT, Settings
 from training.evaluation.pairs import PairList, lfw_pairs, read_pair_list
 
 if TYPE_CHECKING:
-    from service.vision.cohort import Cohort
+    from service.vision.cohort import Scoring
     from service.vision.pipeline import FacePipeline
     from training.evaluation.protocol import PairReport
 
@@ -57,16 +57,18 @@ def load_pairs(args: argparse.Namespace) -> tuple[str, PairList]:
     return args.list.stem, read_pair_list(args.list, args.root)
 
 
-def _cohort(args: argparse.Namespace, pipeline: FacePipeline) -> Cohort | None:
-    """The cohort the service scores this model with (None: the model ships none, or --plain)."""
-    return None if args.plain else pipeline.embedder.scoring.cohort
+def _scoring(args: argparse.Namespace, pipeline: FacePipeline) -> Scoring:
+    """How the service scores this model (its cohort, if it ships one), or the plain cosine with --plain."""
+    from service.vision.cohort import Scoring
+
+    return Scoring() if args.plain else pipeline.embedder.scoring
 
 
-def _cohort_entry(pipeline: FacePipeline, cohort: Cohort | None) -> dict[str, object]:
+def _cohort_entry(pipeline: FacePipeline, scoring: Scoring) -> dict[str, object]:
     """What a report records of its scoring: `facever calibrate` writes a report into a card only when the two
     score alike (the same cohort file, or neither has one)."""
     spec = pipeline.embedder.card.cohort
-    if cohort is None or spec is None:
+    if scoring.cohort is None or spec is None:
         return {"cohort": None}
     return {"cohort": {"sha256": spec.sha256, "faces": spec.faces, "top_k": spec.top_k}}
 
@@ -96,14 +98,13 @@ def run_identities(args: argparse.Namespace) -> str:
     features = embed_images(paths, pipeline, args.workers, args.cache_dir if str(args.cache_dir) else None)
     names = [Path(path).parent.name for path in features.paths]
     people = people_of(names, features.vectors, read_people_sets(args.lfw_dir / "people.txt"))
-    cohort = _cohort(args, pipeline)
-    if cohort is not None:
-        people = people.with_cohort(cohort)
+    scoring = _scoring(args, pipeline)
+    people = people.with_scoring(scoring)
     report = identity_report(people, "lfw", settings.embedder, pipeline.embedder.card.onnx_sha256,
                              args.default_far, args.seed, [Path(path).name for path in features.paths])
     stem = _stem(args, "identities", settings.embedder)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(pipeline, cohort), indent=2) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(pipeline, scoring), indent=2) + "\n")
     plot_observed_far(report, stem.with_name(stem.name + "-far.png"))
     if args.write_docs:
         command = "facever evaluate " + shlex.join(args.argv)
@@ -133,14 +134,13 @@ def run(args: argparse.Namespace) -> PairReport:
     pipeline = FacePipeline.from_settings(settings)
     cache_dir = args.cache_dir if str(args.cache_dir) else None
     features = embed_images(pairs.unique_paths(), pipeline, args.workers, cache_dir)
-    cohort = _cohort(args, pipeline)
-    if cohort is not None:
-        features = features.with_cohort(cohort)
+    scoring = _scoring(args, pipeline)
+    features = features.with_scoring(scoring)
     sha256 = pipeline.embedder.card.onnx_sha256
     report = pair_report(dataset, settings.embedder, sha256, pairs, features, missing, len(listed) - len(pairs))
     stem = _stem(args, dataset, settings.embedder)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(pipeline, cohort), indent=2) + "\n")
+    stem.with_suffix(".json").write_text(json.dumps(report.to_dict() | _cohort_entry(pipeline, scoring), indent=2) + "\n")
     plot_roc({settings.embedder: report.result}, stem.with_name(stem.name + "-roc.png"), title=f"{dataset} ROC")
     return report
 

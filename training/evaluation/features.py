@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from service.vision.align import align_face, centred_landmarks
-from service.vision.cohort import Cohort, normalised
+from service.vision.cohort import Scoring
 from service.vision.detector import CASCADE_VERSION
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
@@ -30,11 +30,15 @@ class Features:
     paths: tuple[str, ...]
     vectors: np.ndarray  # (N, D) float32
     fallback: np.ndarray  # (N,) bool
-    shifts: np.ndarray | None = None  # (N,) cohort shifts: pairs are then scored by service.vision.cohort
+    scoring: Scoring = field(default_factory=Scoring)  # how pairs are scored: the plain cosine by default
+    shifts: np.ndarray = field(init=False)  # (N,) each vector's shift under `scoring` (zeros for the cosine)
 
-    def with_cohort(self, cohort: Cohort) -> Features:
-        """The same vectors, scored from now on with cohort normalisation."""
-        return replace(self, shifts=cohort.shifts(self.vectors))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shifts", self.scoring.shifts(self.vectors))
+
+    def with_scoring(self, scoring: Scoring) -> Features:
+        """The same vectors, scored from now on as `scoring` scores them (e.g. a model's cohort)."""
+        return replace(self, scoring=scoring)
 
     @property
     def n_fallback(self) -> int:
@@ -45,10 +49,10 @@ class Features:
         return np.array([index[str(path)] for path in paths], dtype=np.int64)
 
     def pair_similarities(self, pairs: PairList) -> np.ndarray:
-        """Cosine similarity (dot product of unit vectors) of each pair, cohort-normalised if shifts are set."""
+        """Each pair's score: the cosine (dot product of unit vectors) less its shifts under `scoring`."""
         rows_a, rows_b = self.rows(pairs.path_a), self.rows(pairs.path_b)
         cosine = np.einsum("nd,nd->n", self.vectors[rows_a], self.vectors[rows_b])
-        return cosine if self.shifts is None else normalised(cosine, self.shifts[rows_a], self.shifts[rows_b])
+        return self.scoring.score(cosine, self.shifts[rows_a], self.shifts[rows_b])
 
 
 def align_one(path: str, pipeline: FacePipeline) -> tuple[np.ndarray, bool]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Self
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from service.decisions import comparison_far, threshold_at, thresholds_at
 from service.gallery.templates import mean_template
-from service.vision.cohort import Cohort, normalised
+from service.vision.cohort import Scoring
 from service.vision.model_card import Calibration, FarCurve, OpenSetCurve
 from training.evaluation.person_rates import Rate
 
@@ -50,21 +50,20 @@ class People:
     person: np.ndarray  # (N,) int person index
     person_set: np.ndarray  # (P,) int set of each person
     names: tuple[str, ...] = ()  # (P,) each person's name, where known
-    cohort: Cohort | None = None  # when set, every score is cohort-normalised as the service would
-    shifts: np.ndarray | None = None  # (N,) each image's cohort shift
+    scoring: Scoring = field(default_factory=Scoring)  # how the service scores: the plain cosine by default
+    shifts: np.ndarray = field(init=False)  # (N,) each image's shift under `scoring` (zeros for the cosine)
 
-    def with_cohort(self, cohort: Cohort) -> People:
-        return replace(self, cohort=cohort, shifts=cohort.shifts(self.vectors))
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "shifts", self.scoring.shifts(self.vectors))
 
-    def probe_shifts(self, rows: np.ndarray) -> np.ndarray | None:
-        return None if self.shifts is None else self.shifts[rows]
+    def with_scoring(self, scoring: Scoring) -> People:
+        """The same people, scored from now on as `scoring` scores them (e.g. a model's cohort)."""
+        return replace(self, scoring=scoring)
 
     def gallery_scores(self, probe_rows: np.ndarray, templates: np.ndarray) -> np.ndarray:
         """(P, T) scores of the images at `probe_rows` against (T, D) templates."""
         cosine = self.vectors[probe_rows] @ templates.T
-        if self.cohort is None:
-            return cosine
-        return normalised(cosine, self.shifts[probe_rows][:, None], self.cohort.shifts(templates)[None, :])
+        return self.scoring.score(cosine, self.shifts[probe_rows][:, None], self.scoring.shifts(templates)[None, :])
 
     def rows_of(self, sets: Sequence[int]) -> np.ndarray:
         return np.flatnonzero(np.isin(self.person_set[self.person], sets))
@@ -107,18 +106,16 @@ class Scores:
     templates_per_person: np.ndarray  # (P,)
 
 
-def _best_face(people: People, probes: np.ndarray, shifts: np.ndarray | None, enrolled: np.ndarray) -> np.ndarray:
-    """probes: (P, D) vectors with their cohort shifts (None without a cohort); enrolled: rows of People."""
-    scores = probes @ people.vectors[enrolled].T
-    if people.cohort is not None:
-        scores = normalised(scores, shifts[:, None], people.shifts[enrolled][None, :])
+def _best_face(people: People, probes: np.ndarray, shifts: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """probes: (P, D) vectors with their (P,) shifts; enrolled: rows of People. -> (P,) best score per probe."""
+    scores = people.scoring.score(probes @ people.vectors[enrolled].T, shifts[:, None], people.shifts[enrolled][None, :])
     return scores.max(axis=1)
 
 
-def _template(people: People, probes: np.ndarray, shifts: np.ndarray | None, enrolled: np.ndarray) -> np.ndarray:
+def _template(people: People, probes: np.ndarray, shifts: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """As _best_face, against the mean template of the enrolled rows."""
     template = mean_template(people.vectors[enrolled])
-    scores = probes @ template
-    return scores if people.cohort is None else normalised(scores, shifts, people.cohort.shifts(template[None])[0])
+    return people.scoring.score(probes @ template, shifts, people.scoring.shifts(template)[0])
 
 
 SCORINGS = {"mean template": _template, "best face": _best_face}  # how an identity of several faces is scored
@@ -138,12 +135,12 @@ def template_scores(people: People, rows: np.ndarray, faces: int, rng: np.random
         if len(own) < faces:
             continue
         others = people.vectors[rows[person != who]]
-        others_shifts = people.probe_shifts(rows[person != who])
+        others_shifts = people.shifts[rows[person != who]]
         draws = [own[[i]] for i in range(len(own))] if faces == 1 else [
             rng.choice(own, faces, replace=False) for _ in range(DRAWS)]
         for enrolled in draws:
             probes = np.setdiff1d(own, enrolled)
-            genuine.append(score(people, people.vectors[probes], people.probe_shifts(probes), enrolled))
+            genuine.append(score(people, people.vectors[probes], people.shifts[probes], enrolled))
             genuine_person.append(np.full(len(genuine[-1]), who, np.int32))
             impostor.append(score(people, others, others_shifts, enrolled))
             impostor_template.append(np.full(len(impostor[-1]), who, np.int32))
@@ -207,7 +204,7 @@ def calibrate(people: People, rows: np.ndarray, seed: int, default_far: float, s
     curves = [far_curve(template_scores(people, rows, n, rng).impostor, n) for n in TEMPLATE_SIZES]
     calibration = Calibration(curves=[c for c in curves if c is not None], default_far=default_far,
                               calibrated_on=source,
-                              scoring="mean_template" if people.cohort is None else "mean_template_cohort")
+                              scoring="mean_template" if people.scoring.cohort is None else "mean_template_cohort")
     open_set = [open_set_curve(people, rows, calibration, size, rng) for size in GALLERY_SIZES]
     return calibration.model_copy(update={"open_set": [c for c in open_set if c is not None]})
 

@@ -37,7 +37,7 @@ def test_card_is_calibrated(shipped: FacePipeline) -> None:
 def test_shipped_model_reaches_its_card_lfw_accuracy(shipped: FacePipeline, lfw_dir: Path) -> None:
     pairs = lfw_pairs(lfw_dir.parent / "pairs.txt", lfw_dir).first_per_fold(PAIRS_PER_FOLD)
     # scored as the service scores two photos: with the model's cohort
-    features = embed_images(pairs.unique_paths(), shipped, workers=2).with_cohort(shipped.embedder.scoring.cohort)
+    features = embed_images(pairs.unique_paths(), shipped, workers=2).with_scoring(shipped.embedder.scoring)
     card = shipped.embedder.card
     accuracy = accuracy_at(features.pair_similarities(pairs), pairs.same, card.thresholds.best_accuracy)
     assert len(pairs) == 600

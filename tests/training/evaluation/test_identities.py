@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from service.decisions import threshold_at
-from service.vision.cohort import Cohort
+from service.vision.cohort import Cohort, Scoring
 from training.evaluation.identities import (
     MIN_ACCEPTED,
     People,
@@ -111,7 +111,7 @@ def test_cohort_scores_are_cosines_less_both_shifts() -> None:
     rng = np.random.default_rng(6)
     people = _people(rng, 50)
     cohort = Cohort(_people(rng, 100).vectors, top_k=5)
-    normed = people.with_cohort(cohort)
+    normed = people.with_scoring(Scoring(cohort))
     templates = people.vectors[:3]
     probes = np.arange(10, 20)
     expected = people.vectors[probes] @ templates.T - (cohort.shifts(people.vectors[probes])[:, None]
@@ -138,7 +138,7 @@ def test_cohort_normalisation_takes_false_matches_from_people_who_resemble_every
 
     people, others = population(600), population(300)
     share = {}
-    for name, scored in (("cosine", people), ("cohort", people.with_cohort(Cohort(others.vectors, top_k=10)))):
+    for name, scored in (("cosine", people), ("cohort", people.with_scoring(Scoring(Cohort(others.vectors, top_k=10))))):
         rows = identity_report(scored, "synthetic", "m", "0" * 64, 1e-2, 0).to_dict()["identify"]
         drawn = sum(m["false_matches"] for r in rows for m in r["most_matched"] if m["identity"].startswith("L"))
         share[name] = drawn / sum(r["fpir"]["errors"] for r in rows)

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from service.config import Settings
-from service.vision.cohort import Cohort
+from service.vision.cohort import Cohort, Scoring
 from service.vision.embedder import Embedder
 from service.vision.pipeline import FacePipeline
 from training.evaluation import AlignedSet, Features, PairList, align_images, embed_aligned, pair_report
@@ -111,12 +111,12 @@ def test_cli_writes_json_and_roc(service_settings: Settings, tmp_path: Path, cap
 
 def test_a_cohort_scores_every_pair_less_the_mean_of_its_shifts(subset: PairList, features: Features) -> None:
     cohort = Cohort(features.vectors[:8], top_k=3)  # any unit vectors will do as a cohort here
-    normed = features.with_cohort(cohort)
+    normed = features.with_scoring(Scoring(cohort))
     a, b = features.rows(subset.path_a), features.rows(subset.path_b)
     shifts = cohort.shifts(features.vectors)
     expected = features.pair_similarities(subset) - (shifts[a] + shifts[b]) / 2
     assert normed.pair_similarities(subset) == pytest.approx(expected, abs=1e-6)
-    assert features.shifts is None  # the plain features are left as they were
+    assert not features.shifts.any()  # the plain features are left as they were: the cosine, no shift
 
 
 @pytest.mark.parametrize("argv", [["identities", "--write-docs", "--plain"], ["identities", "--pairs", "5"]])
