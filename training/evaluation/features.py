@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
 from service.vision.align import align_face, centred_landmarks
-from service.vision.cohort import Scoring
 from service.vision.detector import CASCADE_VERSION
 from service.vision.image_io import read_image
 from service.vision.pipeline import FacePipeline
 from training.evaluation.crop_cache import AlignedSet, cache_file, load_crops, save_crops
 from training.evaluation.pairs import PairList
+from training.evaluation.scored import ScoredVectors
 
 EmbedCrops = Callable[[np.ndarray], np.ndarray]  # (N, 112, 96, 3) uint8 -> (N, D) unit vectors
 POLICY = "centre"  # DESIGN.md "Which face": evaluation keeps the face nearest the image centre
@@ -24,21 +24,13 @@ BATCH = 64
 
 
 @dataclass(frozen=True)
-class Features:
-    """One unit vector per unique image, and which images had no face (centre-crop fallback)."""
+class Features(ScoredVectors):
+    """One unit vector per unique image, and which images had no face (centre-crop fallback); pairs are scored
+    by `scoring` (ScoredVectors)."""
 
     paths: tuple[str, ...]
     vectors: np.ndarray  # (N, D) float32
     fallback: np.ndarray  # (N,) bool
-    scoring: Scoring = field(default_factory=Scoring)  # how pairs are scored: the plain cosine by default
-    shifts: np.ndarray = field(init=False)  # (N,) each vector's shift under `scoring` (zeros for the cosine)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shifts", self.scoring.shifts(self.vectors))
-
-    def with_scoring(self, scoring: Scoring) -> Features:
-        """The same vectors, scored from now on as `scoring` scores them (e.g. a model's cohort)."""
-        return replace(self, scoring=scoring)
 
     @property
     def n_fallback(self) -> int:

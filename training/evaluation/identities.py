@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Self
 
@@ -27,9 +27,9 @@ import numpy as np
 
 from service.decisions import comparison_far, threshold_at, thresholds_at
 from service.gallery.templates import mean_template
-from service.vision.cohort import Scoring
 from service.vision.model_card import Calibration, FarCurve, OpenSetCurve
 from training.evaluation.person_rates import Rate
+from training.evaluation.scored import ScoredVectors
 
 TEMPLATE_SIZES = (1, 2, 3, 5, 10)
 FAR_GRID = tuple(10 ** (-k / 4) for k in range(4, 33))  # 1e-1 .. 1e-8 in quarter decades
@@ -43,22 +43,14 @@ NAMED_FARS = (1e-2, 1e-3, 1e-4)
 
 
 @dataclass(frozen=True)
-class People:
-    """LFW features with a person index per image and the people.txt set (0-9) of each person."""
+class People(ScoredVectors):
+    """LFW features with a person index per image and the people.txt set (0-9) of each person; scored by
+    `scoring` (ScoredVectors)."""
 
     vectors: np.ndarray  # (N, D) unit rows
     person: np.ndarray  # (N,) int person index
     person_set: np.ndarray  # (P,) int set of each person
     names: tuple[str, ...] = ()  # (P,) each person's name, where known
-    scoring: Scoring = field(default_factory=Scoring)  # how the service scores: the plain cosine by default
-    shifts: np.ndarray = field(init=False)  # (N,) each image's shift under `scoring` (zeros for the cosine)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "shifts", self.scoring.shifts(self.vectors))
-
-    def with_scoring(self, scoring: Scoring) -> People:
-        """The same people, scored from now on as `scoring` scores them (e.g. a model's cohort)."""
-        return replace(self, scoring=scoring)
 
     def gallery_scores(self, probe_rows: np.ndarray, templates: np.ndarray) -> np.ndarray:
         """(P, T) scores of the images at `probe_rows` against (T, D) templates."""
