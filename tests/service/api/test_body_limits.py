@@ -21,19 +21,21 @@ BODY_TIMEOUT_S = 0.5
 MAX_IMAGE_BYTES = 50_000
 
 
-@pytest.fixture(scope="module")
-def bounded(gallery_settings: Settings) -> Iterator[TestClient]:
-    settings = gallery_settings.model_copy(update={"body_timeout": BODY_TIMEOUT_S, "max_image_bytes": MAX_IMAGE_BYTES})
+def _client(gallery_settings: Settings, body_timeout: float) -> Iterator[TestClient]:
+    settings = gallery_settings.model_copy(update={"body_timeout": body_timeout, "max_image_bytes": MAX_IMAGE_BYTES})
     with TestClient(create_app(settings), headers={"X-API-Key": ADMIN_KEY}) as client:
         yield client
+
+
+@pytest.fixture(scope="module")
+def bounded(gallery_settings: Settings) -> Iterator[TestClient]:
+    yield from _client(gallery_settings, BODY_TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")
 def size_bounded(gallery_settings: Settings) -> Iterator[TestClient]:
     """Bounded in bytes only, in effect: streaming megabytes must not race a 0.5 s timeout on a busy machine."""
-    settings = gallery_settings.model_copy(update={"body_timeout": 60.0, "max_image_bytes": MAX_IMAGE_BYTES})
-    with TestClient(create_app(settings), headers={"X-API-Key": ADMIN_KEY}) as client:
-        yield client
+    yield from _client(gallery_settings, 60.0)
 
 
 def _stalled(*parts: bytes) -> Iterator[bytes]:
@@ -84,15 +86,14 @@ def test_a_stalled_json_body_gets_408_and_writes_nothing(bounded: TestClient, ro
 @pytest.mark.parametrize("route", ["/v1/identities", "/v1/identify", "/v1/verify"])
 def test_a_chunked_body_over_the_largest_limit_gets_413_and_writes_nothing(size_bounded: TestClient,
                                                                           route: str) -> None:
-    bounded = size_bounded
     largest = body_limit(MAX_IMAGE_BYTES, MAX_IMAGES)
     chunk = b" " * 65536
     endless = (chunk for _ in range(largest // len(chunk) + 2))  # no Content-Length: refused while it streams
-    before = bounded.get("/v1/identities").json()["total"]
-    response = bounded.post(route, content=endless, headers={"content-type": "application/json"})
+    before = size_bounded.get("/v1/identities").json()["total"]
+    response = size_bounded.post(route, content=endless, headers={"content-type": "application/json"})
     error = assert_error(response, 413, "image_too_large")["error"]
     assert str(largest) in error["message"]
-    assert bounded.get("/v1/identities").json()["total"] == before
+    assert size_bounded.get("/v1/identities").json()["total"] == before
 
 
 def test_a_body_in_time_and_in_size_is_served(bounded: TestClient) -> None:
