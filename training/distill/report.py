@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from training.distill.fit import Fit
+from training.distill.rows import STEP_FACTORS
 from training.distill.teacher import HOG, PHOTO
 from training.face_repro.rows import Row
 from training.face_repro.run import RowResult
@@ -92,12 +93,13 @@ def section(command: str, epochs: float, all_rows: list[Row], results: dict[str,
     fits = fits or {}
     missing = [r.label for r in all_rows if r.key not in results and r.label not in earlier]
     label_free = {r.key for r in all_rows if "distill.use_labels=false" in r.overrides}
+    longer = " and ".join(f"({key})" for key in STEP_FACTORS)  # the rows that train twice the common steps
     return "\n".join([
-        "### Distillation from dlib's face network (same steps, seed and schedule for every row but (i))", "",
+        f"### Distillation from dlib's face network (same steps, seed and schedule for every row but {longer})", "",
         (f"Produced by `{command}` (each row trains once and is kept; re-running adds missing rows) and "
          "`facever distill lfw` (with the option each names) for the teacher's rows. Recipe `training/configs/cpu_distill.yaml`: ResNet20 × 0.25, "
          f"{epochs:g} epochs over CelebA + CACD (labelled) and the unlabelled faces, batch 128, SGD lr 0.1 cosine, "
-         "seed 0; every row but (i), which takes twice as many, takes the same number of steps, so a row with fewer "
+         f"seed 0; every row but {longer}, which take twice as many, takes the same number of steps, so a row with fewer "
          "faces (no unlabelled ones) runs more epochs and one with more (UTKFace added) fewer. The rows' changes are in `training/distill/rows.py`. LFW: all 6,000 pairs, orig + flip, "
          "threshold from the other 9 folds; training faces that near-duplicate an LFW image are left out."), "",
         table(all_rows, results, earlier, teacher_report, label_free), "",

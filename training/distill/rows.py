@@ -1,9 +1,10 @@
 """The distillation comparison: rows (a)-(j) of one recipe (configs/cpu_distill.yaml), each changing its losses,
 data, steps or width.
 
-Every row but (i) takes the same number of optimizer steps (same batch, schedule and seed): a row with fewer faces
-than the recipe (the labelled ones alone) runs proportionally more epochs, one with more (UTKFace added) fewer.
-(i) takes twice the steps and (j) a network of twice the channels, so the two tell time and width apart as limits.
+Every row but those of STEP_FACTORS takes the same number of optimizer steps (same batch, schedule and seed): a row
+with fewer faces than the recipe (the labelled ones alone) runs proportionally more epochs, one with more (UTKFace
+added) fewer. (i) takes twice the steps and (j) a network of twice the channels, so the two tell time and width apart
+as limits; (k) takes twice the steps of (g), to show whether more steps and more varied faces add.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ def rows() -> list[Row]:
         Row("h", "(h) = (e) with UTKFace's adults and children added", (WITH_ADULTS_AND_CHILDREN,), LAMBDA, WARMUP),
         Row("i", "(i) = (e) with twice the steps", (), LAMBDA, WARMUP),
         Row("j", "(j) = (e) at twice the width (ResNet20 × 0.5)", ("width=0.5",), LAMBDA, WARMUP),
+        Row("k", "(k) = (g) with twice the steps", (WITH_ADULTS,), LAMBDA, WARMUP),
     ]
 
 
-STEP_FACTORS = {"i": 2.0}  # rows that train longer than the common step count, by this factor
+STEP_FACTORS = {"i": 2.0, "k": 2.0}  # rows that train longer than the common step count, by this factor
 
 
 def row_epochs(row: Row, epochs: float, extra: tuple[str, ...] = ()) -> float:

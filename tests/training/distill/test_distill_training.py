@@ -89,7 +89,7 @@ def test_training_with_a_teacher_learns_it_and_resumes_exactly(folders: tuple[Pa
 
 def test_rows_cover_the_comparison_and_share_the_step_count(folders: tuple[Path, Path]) -> None:
     by_key = {r.key: r for r in rows()}
-    assert list(by_key)[0] == "e" and set(by_key) == set("abcdefghij")
+    assert list(by_key)[0] == "e" and set(by_key) == set("abcdefghijk")
     assert {NO_TEACHER, NO_UNLABELLED} <= set(by_key["a"].overrides)
     assert "distill.use_labels=false" in by_key["b"].overrides and "loss.beta=0" in by_key["b"].overrides
     assert NO_UNLABELLED not in by_key["e"].overrides and NO_UNLABELLED in by_key["f"].overrides
@@ -100,6 +100,9 @@ def test_rows_cover_the_comparison_and_share_the_step_count(folders: tuple[Path,
     assert row_epochs(by_key["f"], 7.0, extra) == 16.0 and row_epochs(by_key["e"], 7.0, extra) == 7.0
     assert row_epochs(by_key["i"], 7.0, extra) == 14.0 and "width=0.5" in by_key["j"].overrides
     assert row_epochs(by_key["j"], 7.0, extra) == 7.0  # a wider network, the same steps
+    assert by_key["k"].overrides == by_key["g"].overrides  # (g)'s faces at (i)'s step factor
+    longer = Row("k", "(k)", (f"distill.unlabelled=[{unlabelled},{unlabelled}]",))
+    assert row_epochs(longer, 7.0, extra) == round(14.0 * 16 / 25, 3)  # twice the steps of 7 + 2 x 9 faces
     more = Row("m", "more unlabelled faces", (f"distill.unlabelled=[{unlabelled},{unlabelled}]",))
     assert row_epochs(more, 7.0, extra) == round(7.0 * 16 / 25, 3)  # 7 + 2 x 9 faces take 16 faces' steps
     missing = Row("u", "a folder not prepared", (f"distill.unlabelled=[{unlabelled.parent / 'absent'}]",))
@@ -117,6 +120,7 @@ def test_the_report_shows_each_row_and_the_teacher(tmp_path: Path) -> None:
     assert "| (e) KD + CosFace + RF + IAM | 95.00 ± 1.00 | 0.9900 | 80.00 % | 0.100 | 42 |" in text
     assert "| (b) KD only, no labels | 90.00 ± 2.00 | 0.9800 | 70.00 % | — | 40 |" in text  # W never trained
     assert "| 98.82 ± 0.51 | 0.9992 | 96.60 % |" in text and "(`--from-photo`) |" not in text
+    assert "for every row but (i) and (k))" in text  # the rows that train longer are named from STEP_FACTORS
     (tmp_path / "lfw-teacher-photo.json").write_text(json.dumps({"result": {
         "mean_accuracy": 0.9912, "std_accuracy": 0.004, "auc": 0.9995, "tar_at_far": [{"far": 1e-3, "tar": 0.97}]}}))
     text = section("facever distill rows", 8, rows(), {"e": result}, report, {})
