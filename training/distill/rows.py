@@ -1,4 +1,4 @@
-"""The distillation comparison: rows (a)-(j) of one recipe (configs/cpu_distill.yaml), each changing its losses,
+"""The distillation comparison: rows (a)-(k) of one recipe (configs/cpu_distill.yaml), each changing its losses,
 data, steps or width.
 
 Every row but those of STEP_FACTORS takes the same number of optimizer steps (same batch, schedule and seed): a row

@@ -101,10 +101,10 @@ def test_rows_cover_the_comparison_and_share_the_step_count(folders: tuple[Path,
     assert row_epochs(by_key["i"], 7.0, extra) == 14.0 and "width=0.5" in by_key["j"].overrides
     assert row_epochs(by_key["j"], 7.0, extra) == 7.0  # a wider network, the same steps
     assert by_key["k"].overrides == by_key["g"].overrides  # (g)'s faces at (i)'s step factor
-    longer = Row("k", "(k)", (f"distill.unlabelled=[{unlabelled},{unlabelled}]",))
-    assert row_epochs(longer, 7.0, extra) == round(14.0 * 16 / 25, 3)  # twice the steps of 7 + 2 x 9 faces
     more = Row("m", "more unlabelled faces", (f"distill.unlabelled=[{unlabelled},{unlabelled}]",))
     assert row_epochs(more, 7.0, extra) == round(7.0 * 16 / 25, 3)  # 7 + 2 x 9 faces take 16 faces' steps
+    longer = Row("k", "(k)", more.overrides)  # keyed "k": STEP_FACTORS doubles its steps
+    assert row_epochs(longer, 7.0, extra) == round(14.0 * 16 / 25, 3)
     missing = Row("u", "a folder not prepared", (f"distill.unlabelled=[{unlabelled.parent / 'absent'}]",))
     with pytest.raises(FileNotFoundError):
         row_epochs(missing, 7.0, extra)
