@@ -134,12 +134,16 @@ def cohort(
     faces: Annotated[int, typer.Option(min=10, help="cohort faces, one per person")] = 2000,
     seed: Annotated[int, typer.Option(help="which people and faces")] = 0,
     version: Annotated[str | None, typer.Option(help="the card's new model version (default: unchanged)")] = None,
+    faces_of: Annotated[Path | None, typer.Option(
+        exists=True, file_okay=False,
+        help="another form of the same network (e.g. the fp16 model an int8 one was made from): embed the faces of "
+             "its cohort, found in DATA_DIRS, instead of choosing faces by --seed")] = None,
 ) -> None:
     """Ship a score-normalisation cohort with the model (cohort.npy, named in its card): its scores are then
     corrected for faces that resemble many others. The card's thresholds and LFW metrics are dropped: evaluate
     the model again (lfw, identities) and `facever calibrate` it with both reports."""
     try:
-        card = _training("training.export.cohort").ship_cohort(model_dir, data_dirs, faces, seed, version)
+        card = _training("training.export.cohort").ship_cohort(model_dir, data_dirs, faces, seed, version, faces_of)
     except FaceverError as error:
         fail(error)
     except FileNotFoundError as error:  # no manifest: not made by facever prepare

@@ -16,11 +16,12 @@ from typer.testing import CliRunner
 
 from service.cli import app
 from service.errors import FaceverError
-from service.vision.cohort import COHORT_FILE
+from service.vision.cohort import COHORT_FILE, Cohort
 from service.vision.embedder import Embedder
 from service.vision.model_card import Calibration, FarCurve, load_model_card
 from tests.training.data.conftest import prepared, source_dir  # noqa: F401  reused session fixtures
-from training.export.cohort import cohort_crops
+from training.export.cohort import cohort_crops, crops_of_cohort
+from training.export.compact import compact_model
 from training.export.embedder import export_embedder
 from training.nets import build_embedder
 
@@ -96,3 +97,29 @@ def test_a_folder_that_was_not_prepared_is_a_clear_error(model_dir: Path, tmp_pa
     run = CliRunner().invoke(app, ["cohort", str(model_dir), str(photos.parent)])
     assert run.exit_code == 2 and "facever prepare" in run.output and "Traceback" not in run.output
     assert (model_dir / "model.json").read_bytes() == card_before and not (model_dir / COHORT_FILE).exists()
+
+
+def test_another_form_of_the_network_reuses_the_cohorts_faces(model_dir: Path, prepared, tmp_path: Path) -> None:  # noqa: F811
+    data_dir = prepared[0]
+    half = tmp_path / "half"
+    compact_model(model_dir, half, "fp16", name="r20-w025-fp16")
+    assert CliRunner().invoke(app, ["cohort", str(model_dir), str(data_dir), "--seed", "1"]).exit_code == 0
+    run = CliRunner().invoke(app, ["cohort", str(half), str(data_dir), "--faces-of", str(model_dir)])
+    assert run.exit_code == 0, run.output
+    embedder = Embedder(half, threads=1)
+    faces = cohort_crops([data_dir], seed=1)
+    assert not np.array_equal(faces, cohort_crops([data_dir], seed=0))  # so the default seed would not pass
+    expected = embedder.embed(faces)
+    assert embedder.scoring.cohort.vectors == pytest.approx(expected, abs=2e-3)
+    assert embedder.card.cohort.source.startswith("the faces of r20-w025's cohort: 3 faces")
+
+
+def test_a_cohort_whose_faces_are_not_in_the_folders_is_refused(model_dir: Path, prepared) -> None:  # noqa: F811
+    random = np.random.default_rng(0).standard_normal((4, 1024)).astype(np.float32)
+    strangers = Cohort(random / np.linalg.norm(random, axis=1, keepdims=True), top_k=2)
+    with pytest.raises(ValueError, match="4 of 4 cohort faces are not in"):
+        crops_of_cohort([prepared[0]], strangers, Embedder(model_dir, threads=1).embed)
+    card_before = (model_dir / "model.json").read_bytes()
+    run = CliRunner().invoke(app, ["cohort", str(model_dir), str(prepared[0]), "--faces-of", str(model_dir)])
+    assert run.exit_code == 2 and "ships no cohort" in run.output and "Traceback" not in run.output
+    assert (model_dir / "model.json").read_bytes() == card_before
