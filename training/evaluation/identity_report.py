@@ -152,8 +152,8 @@ def _cell(rate: Rate) -> str:
 def _one_in(rate: Rate) -> str:
     if not rate.errors:
         return f"none in {rate.trials:,}"
-    if rate.rate >= 0.15:
-        return f"{round(10 * rate.rate)} in 10"
+    if rate.rate >= 0.15:  # one decimal: a whole "N in 10" would read 25 % as 2 or 3 in 10
+        return f"about {round(10 * rate.rate, 1):g} in 10"
     return f"about 1 in {1 / rate.rate:,.0f}"
 
 

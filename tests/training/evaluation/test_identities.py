@@ -21,7 +21,8 @@ from training.evaluation.identities import (
     read_people_sets,
     template_scores,
 )
-from training.evaluation.identity_report import identity_report
+from training.evaluation.identity_report import _one_in, identity_report
+from training.evaluation.person_rates import Rate
 
 DIM = 24
 
@@ -143,3 +144,10 @@ def test_cohort_normalisation_takes_false_matches_from_people_who_resemble_every
         drawn = sum(m["false_matches"] for r in rows for m in r["most_matched"] if m["identity"].startswith("L"))
         share[name] = drawn / sum(r["fpir"]["errors"] for r in rows)
     assert share["cosine"] > 0.1 and share["cohort"] < share["cosine"] / 4, share
+
+
+@pytest.mark.parametrize(("errors", "words"), [(0, "none in 20"), (1, "about 1 in 20"), (5, "about 2.5 in 10"),
+                                               (7, "about 3.5 in 10"), (10, "about 5 in 10")])
+def test_plain_words_keep_the_rate(errors: int, words: str) -> None:
+    """20 people, one trial each: a quarter of them in error reads 2.5 in 10, not a rounded 2 in 10."""
+    assert _one_in(Rate.of_people(20, np.arange(errors), None, np.ones(20))) == words
