@@ -145,6 +145,11 @@ class OpenSetCurve(_Part):
 Scoring = Literal["mean_template", "mean_template_cohort"]
 
 
+def scoring_of(with_cohort: bool) -> Scoring:
+    """The calibration's `scoring` for a model with or without a cohort: thresholds hold only on those scores."""
+    return "mean_template_cohort" if with_cohort else "mean_template"
+
+
 class Calibration(_Part):
     """FAR-named thresholds for every decision the service makes (service.decisions applies them).
 
@@ -225,7 +230,7 @@ class ModelCard(_Part):
     @model_validator(mode="after")
     def _thresholds_in_scoring_units(self) -> ModelCard:
         # a threshold only means something on the scores it was calibrated on
-        if self.calibration is not None and (self.calibration.scoring == "mean_template_cohort") != bool(self.cohort):
+        if self.calibration is not None and self.calibration.scoring != scoring_of(bool(self.cohort)):
             raise ValueError(f"calibration scoring {self.calibration.scoring!r} does not match a card "
                              f"{'with' if self.cohort else 'without'} a cohort: recalibrate")
         return self

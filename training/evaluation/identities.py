@@ -27,7 +27,7 @@ import numpy as np
 
 from service.decisions import comparison_far, threshold_at, thresholds_at
 from service.gallery.templates import mean_template
-from service.vision.model_card import Calibration, FarCurve, OpenSetCurve
+from service.vision.model_card import Calibration, FarCurve, OpenSetCurve, scoring_of
 from training.evaluation.person_rates import Rate
 from training.evaluation.scored import ScoredVectors
 
@@ -196,7 +196,7 @@ def calibrate(people: People, rows: np.ndarray, seed: int, default_far: float, s
     curves = [far_curve(template_scores(people, rows, n, rng).impostor, n) for n in TEMPLATE_SIZES]
     calibration = Calibration(curves=[c for c in curves if c is not None], default_far=default_far,
                               calibrated_on=source,
-                              scoring="mean_template" if people.scoring.cohort is None else "mean_template_cohort")
+                              scoring=scoring_of(people.scoring.cohort is not None))
     open_set = [open_set_curve(people, rows, calibration, size, rng) for size in GALLERY_SIZES]
     return calibration.model_copy(update={"open_set": [c for c in open_set if c is not None]})
 
