@@ -16,7 +16,7 @@ the threshold for the decision at hand:
   measured range).
 
 Between grid points a curve is interpolated linearly in log10(FAR); below its smallest calibrated FAR it goes on
-with the slope of its last decade (a guess, not a measurement: docs/identity-decisions.md shows the curves flatten
+with the slope of its last decade (a guess, not a measurement: docs/identity-decisions.md shows how the curves bend
 at their ends). A threshold is never below that of a looser FAR. An explicit `threshold` overrides all this, and a
 card without calibration keeps its single thresholds.
 """
