@@ -102,8 +102,9 @@ def test_a_folder_that_was_not_prepared_is_a_clear_error(model_dir: Path, tmp_pa
 def test_another_form_of_the_network_reuses_the_cohorts_faces(model_dir: Path, prepared, tmp_path: Path) -> None:  # noqa: F811
     data_dir = prepared[0]
     half = tmp_path / "half"
-    compact_model(model_dir, half, "fp16", name="r20-w025-fp16")
     assert CliRunner().invoke(app, ["cohort", str(model_dir), str(data_dir), "--seed", "1"]).exit_code == 0
+    compact_model(model_dir, half, "fp16", name="r20-w025-fp16")  # loads at once, on the source's cohort
+    assert Embedder(half, threads=1).card.cohort == load_model_card(model_dir).cohort
     run = CliRunner().invoke(app, ["cohort", str(half), str(data_dir), "--faces-of", str(model_dir)])
     assert run.exit_code == 0, run.output
     embedder = Embedder(half, threads=1)

@@ -31,6 +31,7 @@ card behind, as export_embedder does on a parity failure.
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,6 +49,7 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from service.vision.cohort import COHORT_FILE
 from service.vision.embedder import preprocess_with_flips
 from service.vision.file_hash import file_sha256
 from service.vision.model_card import ONNX_FILE, Compaction, ModelCard, Weights, load_model_card
@@ -198,7 +200,8 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
     uint8 crops. Raises CompactParityError when the min cosine to fp32 is below min_cosine (default
     MIN_COSINE[weights]); the ONNX file goes in under a temporary name and the card is written last.
     `name` renames the card: a form shipped beside its source needs its own name (the gallery keys on it).
-    Accuracy and thresholds stay the source's until `facever calibrate` writes the converted model's own.
+    Accuracy, thresholds and scoring cohort (cohort.npy is copied) stay the source's until `facever cohort
+    --faces-of src_dir` and `facever calibrate` write the converted model's own.
     """
     if weights not in COMPACT_FORMS:
         raise ValueError(f"weights must be one of {COMPACT_FORMS}, got {weights!r}")
@@ -239,6 +242,8 @@ def compact_model(src_dir: Path, out_dir: Path, weights: Weights, *, calibration
             source_sha256=card.onnx_sha256, checked_on=checked_on,
             min_cosine=round(float(cosines.min()), 8), mean_cosine=round(float(cosines.mean()), 8)),
     )
+    if card.cohort is not None:  # the card names the source's cohort, like its thresholds, until `facever cohort`
+        shutil.copyfile(src_dir / COHORT_FILE, out_dir / COHORT_FILE)
     compact.write(out_dir)
     return compact
 
