@@ -98,10 +98,11 @@ def ship_cohort(model_dir: Path, data_dirs: Sequence[Path], faces: int = COHORT_
                      else "LFW near-duplicates left out"))
     else:
         other = Embedder(faces_of)
-        if other.scoring.cohort is None or other.card.cohort is None:
+        reused = other.scoring.cohort  # loaded exactly when the card names one
+        if reused is None:
             raise ValueError(f"{faces_of} ships no cohort whose faces to reuse")
-        crops = crops_of_cohort(data_dirs, other.scoring.cohort, other.embed)
-        cohort = Cohort(np.asarray(embedder.embed(crops), np.float32), other.scoring.cohort.top_k)
+        cohort = Cohort(np.asarray(embedder.embed(crops_of_cohort(data_dirs, reused, other.embed)), np.float32),
+                        reused.top_k)
         source = f"the faces of {other.card.name}'s cohort: {other.card.cohort.source}"
     card = embedder.card.updated(
         version=version or embedder.card.version, cohort=save_cohort(model_dir, cohort, source), calibration=None, thresholds=Thresholds(),
